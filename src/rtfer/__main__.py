@@ -1,0 +1,3 @@
+from rtfer.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""The ``rtfer`` command: one sub-command per job. Parsing and printing only; the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from rtfer import __version__
+from rtfer.errors import RtferError
+
+log = logging.getLogger("rtfer")
+
+
+def _add_training_args(parser: argparse.ArgumentParser) -> None:
+    from rtfer.train import SUPCON_MODES
+
+    parser.add_argument("--model", default="msfernet", help="registered model name (default: msfernet)")
+    parser.add_argument("--labels", type=int, choices=(7, 3), default=7,
+                        help="7 emotion classes, or 3 valence groups with surprise removed")
+    parser.add_argument("--supcon", choices=SUPCON_MODES, default="joint",
+                        help="supervised contrastive learning: joint (CE + lambda*SupCon), two-stage, off")
+    parser.add_argument("--supcon-weight", type=float, default=0.5, help="lambda of the joint loss")
+    parser.add_argument("--temperature", type=float, default=0.1, help="SupCon temperature tau")
+    parser.add_argument("--pretrain-epochs", type=int, help="two-stage: SupCon epochs (default: half)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: 0.05 SGD at batch 128, 2e-3 AdamW)")
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--warmup-epochs", type=float, default=1.0)
+    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                        help="keep an exponential moving average of the weights (e.g. 0.999)")
+    parser.add_argument("--class-weighting", choices=("none", "balanced", "sqrt"), default="none")
+    parser.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0 = none)")
+    parser.add_argument("--width", type=int, nargs=4, metavar="C", help="model widths (msfernet: 4 numbers)")
+    parser.add_argument("--no-cbam", action="store_true", help="ablation: drop CBAM attention")
+    parser.add_argument("--single-scale", action="store_true", help="ablation: drop the 5x5 branches")
+    parser.add_argument("--subset", type=int, help="train on a stratified random subset of N faces")
+    parser.add_argument("--init-from", metavar="WEIGHTS", help="warm start from weights (name or file)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    parser.add_argument("--out", required=True, type=Path, metavar="RUN_DIR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rtfer", description="Real-time facial emotion recognition.")
+    parser.add_argument("--version", action="version", version=f"rtfer {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train a model on an emotion-folder tree or fer2013.csv",
+                           description="Train a model. DATA is <root>/<emotion>/* or fer2013.csv[:Usage].")
+    train.add_argument("--data", required=True, help="training data")
+    train.add_argument("--val", help="validation data (model selection); FER2013 PublicTest")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    _add_training_args(train)
+
+    cv = sub.add_parser("cv", help="k-fold cross-validation (subject-independent by default)",
+                        description="Cross-validate on DATA; CK+ file names give the subject ids.")
+    cv.add_argument("--data", required=True)
+    cv.add_argument("--folds", type=int, default=10)
+    cv.add_argument("--split", choices=("subject", "image"), default="subject",
+                    help="subject-independent folds, or image-level (only to compare with papers using it)")
+    _add_training_args(cv)
+
+    evaluate = sub.add_parser("evaluate", help="score weights on an emotion-folder tree",
+                              description="Score WEIGHTS (a shipped model name or .safetensors file) on DIR.")
+    evaluate.add_argument("--weights", required=True)
+    evaluate.add_argument("--data", required=True, metavar="DIR")
+    evaluate.add_argument("--labels", type=int, choices=(7, 3), help="7 classes or 3 valence groups")
+    evaluate.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    evaluate.add_argument("--out", type=Path, help="also write report.json, confusion.png, errors.png here")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    models = sub.add_parser("models", help="list model architectures and shipped weights")
+    models.add_argument("--json", action="store_true")
+    return parser
+
+
+def _train_config(args: argparse.Namespace):
+    from rtfer.train.trainer import TrainConfig
+
+    model_config = {}
+    if args.width:
+        model_config["widths"] = list(args.width)
+    if args.no_cbam:
+        model_config["cbam"] = False
+    if args.single_scale:
+        model_config["multiscale"] = False
+    return TrainConfig(
+        model=args.model, model_config=model_config, supcon=args.supcon, supcon_weight=args.supcon_weight,
+        temperature=args.temperature, pretrain_epochs=args.pretrain_epochs, epochs=args.epochs,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, ema_decay=args.ema,
+        class_weighting=args.class_weighting, augment=args.augment, seed=args.seed, device=args.device,
+    )
+
+
+def _load_training_data(source: str, model: str, labels: int):
+    from rtfer.data.labels import to_scheme
+    from rtfer.data.readers import read_dataset
+    from rtfer.models import model_spec
+    from rtfer.taxonomy import VALENCE3
+
+    data = read_dataset(source, size=model_spec(model).input_size)
+    if labels == 3:
+        data, left_out = to_scheme(data, VALENCE3)
+        log.info("3-group labels: left out %s", left_out or "nothing")
+    return data
+
+
+def _subset(data, size: int | None, seed: int):
+    if not size or size >= len(data):
+        return data
+    from sklearn.model_selection import train_test_split
+
+    index, _ = train_test_split(range(len(data)), train_size=size, stratify=data.labels, random_state=seed)
+    return data.subset(sorted(index))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rtfer.train.trainer import Trainer
+
+    config = _train_config(args)
+    train = _subset(_load_training_data(args.data, config.model, args.labels), args.subset, args.seed)
+    val = _load_training_data(args.val, config.model, args.labels) if args.val else None
+    if val is not None and val.scheme != train.scheme:
+        from rtfer.data.labels import to_scheme
+
+        val, left_out = to_scheme(val, train.scheme)
+        log.info("validation: left out %s", left_out)
+    description = {"train": str(args.data), "val": str(args.val or ""), "labels": args.labels,
+                   "subset": args.subset}
+    log.info("training %s on %d faces (%s)%s", config.model, len(train), train.scheme.name,
+             f", validating on {len(val)}" if val is not None else "")
+    trainer = Trainer(config, train, val, args.out, data_description=description, init_weights=args.init_from,
+                      resume=args.resume)
+    summary = trainer.fit()
+    best = summary.get("val", {})
+    log.info("done in %.0f s; best epoch %s%s; weights: %s", summary["train_seconds"], summary["best_epoch"],
+             f", val accuracy {best['accuracy']:.4f} (flip TTA {summary['val_tta_accuracy']:.4f})" if best else "",
+             args.out / "best.safetensors")
+    return 0
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    from rtfer.train.cv import cross_validate
+
+    config = _train_config(args)
+    data = _load_training_data(args.data, config.model, args.labels)
+    result = cross_validate(config, data, args.folds, args.out, split=args.split,
+                            data_description={"train": str(args.data), "labels": args.labels},
+                            init_weights=args.init_from)
+    print(json.dumps({k: result[k] for k in ("split", "folds", "accuracy", "macro_f1")}, indent=1))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rtfer.train.evaluate import evaluate_weights
+
+    report = evaluate_weights(args.weights, args.data, labels=args.labels, tta=args.tta, out_dir=args.out)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['weights']} on {report['data']}: {report['n']} faces")
+    print(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
+    for name, scores in report["per_class"].items():
+        print(f"  {name:<10} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  "
+              f"f1 {scores['f1']:.3f}  n {scores['support']}")
+    if report["left_out"]:
+        print("left out (classes the model or label set lacks): "
+              + ", ".join(f"{k} {v}" for k, v in report["left_out"].items()))
+    if report["skipped_files"]:
+        print(f"unreadable files skipped: {len(report['skipped_files'])}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rtfer.models import list_models
+    from rtfer.runtime.weights import load_meta, shipped_models
+
+    shipped = {name: load_meta(name) for name in shipped_models()}
+    if args.json:
+        print(json.dumps({"architectures": list_models(),
+                          "weights": {n: {"model": m.model, "labels": m.labels, "metrics": m.metrics}
+                                      for n, m in shipped.items()}}))
+        return 0
+    print("architectures: " + ", ".join(list_models()))
+    print("shipped weights:" + ("" if shipped else " none"))
+    for name, meta in shipped.items():
+        accuracy = meta.metrics.get("val_accuracy")
+        print(f"  {name:<24} {meta.model}  {len(meta.labels)} classes"
+              + (f"  val accuracy {accuracy:.4f}" if accuracy is not None else ""))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "models": cmd_models}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except RtferError as exc:
+        print(f"rtfer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"rtfer {args.command}: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rtfer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Inference-side plumbing: weights on disk and running models on face crops."""

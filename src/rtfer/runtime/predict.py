@@ -1,0 +1,39 @@
+"""Class probabilities for batches of face crops with a loaded PyTorch model."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from rtfer.runtime.weights import WeightsMeta
+
+
+def preprocess(images: np.ndarray | torch.Tensor, mean: float, std: float) -> torch.Tensor:
+    """uint8 faces (N, H, W) to normalised float (N, 1, H, W)."""
+    tensor = torch.as_tensor(images)
+    if tensor.dim() == 3:
+        tensor = tensor.unsqueeze(1)
+    return (tensor.float() / 255.0 - mean) / std
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: np.ndarray, mean: float, std: float, batch_size: int = 256,
+                   tta: bool = False, device: str | torch.device = "cpu") -> np.ndarray:
+    """Logits for uint8 faces; with ``tta`` the mean over the face and its mirror image."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = preprocess(images[start:start + batch_size], mean, std).to(device)
+        logits = model(batch)
+        if tta:
+            logits = (logits + model(torch.flip(batch, dims=[3]))) / 2
+        out.append(logits.float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def predict_probs(model: nn.Module, meta: WeightsMeta, images: np.ndarray, tta: bool = False,
+                  batch_size: int = 256) -> np.ndarray:
+    """Softmax probabilities (N, len(meta.labels)) for uint8 faces at the model's input size."""
+    logits = predict_logits(model, images, meta.mean, meta.std, batch_size=batch_size, tta=tta)
+    return torch.softmax(torch.from_numpy(logits), dim=1).numpy()

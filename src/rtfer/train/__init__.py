@@ -1,0 +1,7 @@
+"""Training: losses, augmentation, the trainer, cross-validation, metrics and plots.
+
+Only training needs this package (and kornia); inference never imports it.
+"""
+
+#: Supervised contrastive modes of the trainer (see ``rtfer.train.trainer``).
+SUPCON_MODES = ("off", "joint", "two-stage")

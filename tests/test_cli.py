@@ -1,0 +1,157 @@
+"""The rtfer command: contracts, exit codes and one-line errors on bad input (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import needs_shared, write_tree
+from rtfer.models import create_model
+from rtfer.runtime.weights import WeightsMeta, save_weights
+from rtfer.taxonomy import FER7
+
+TINY = {"widths": [8, 8, 16, 32], "head_hidden": 0}
+
+
+def rtfer(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rtfer", *args], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    model = create_model("msfernet", num_classes=7, **TINY)
+    meta = WeightsMeta(model="msfernet", config={"num_classes": 7, **TINY}, labels=list(FER7.labels),
+                       input_size=48, scheme="fer7")
+    return save_weights(path, model, meta)
+
+
+@pytest.mark.parametrize("command", ["train", "cv", "evaluate", "models"])
+def test_every_command_has_help(command):
+    result = rtfer(command, "--help")
+    assert result.returncode == 0 and "usage: rtfer " + command in result.stdout
+
+
+def test_evaluate_json_contract(weights, tmp_path):
+    data = write_tree(tmp_path / "d", {"angry": 5, "happy": 5, "contempt": 3, "neutral": 4})
+    result = rtfer("evaluate", "--weights", str(weights), "--data", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # exactly one JSON object
+    assert {"accuracy", "macro_f1", "n", "labels", "per_class", "confusion"} <= set(report)
+    assert report["n"] == 14 and report["labels"] == list(FER7.labels)
+    assert report["left_out"] == {"contempt": 3}
+    assert len(report["confusion"]) == 7 and sum(map(sum, report["confusion"])) == 14
+    assert report["per_class"]["happy"]["support"] == 5
+
+
+def test_evaluate_three_groups_leaves_out_surprise(weights, tmp_path):
+    data = write_tree(tmp_path / "d", {"angry": 4, "sad": 4, "happy": 5, "surprise": 6, "neutral": 3})
+    result = rtfer("evaluate", "--weights", str(weights), "--data", str(data), "--labels", "3", "--json",
+                   "--out", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["labels"] == ["negative", "neutral", "positive"] and report["n"] == 16
+    assert report["left_out"] == {"surprise": 6}
+    assert [report["per_class"][g]["support"] for g in report["labels"]] == [8, 3, 5]
+    assert (tmp_path / "report" / "confusion.png").is_file()
+
+
+def test_train_cli_writes_a_run(tmp_path):
+    data = write_tree(tmp_path / "d", {"happy": 20, "sad": 20})
+    result = rtfer("train", "--data", str(data), "--val", str(data), "--epochs", "1", "--batch-size", "16",
+                   "--width", "8", "8", "16", "32", "--supcon", "off", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+    meta = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert meta["command"].startswith("rtfer train --data")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["evaluate", "--weights", "no-such-model", "--data", "."], "no weights file or shipped model"),
+    (["train", "--data", "/no/such/dir", "--out", "x"], "dataset folder not found"),
+    (["cv", "--data", "/no/such/dir", "--out", "x"], "dataset folder not found"),
+])
+def test_bad_paths(args, message, tmp_path):
+    assert_clean_error(rtfer(*args, cwd=tmp_path), message)
+
+
+def test_bad_data_folder(weights, tmp_path):
+    data = write_tree(tmp_path / "d", {"happy": 2})
+    (data / "bored").mkdir()
+    assert_clean_error(rtfer("evaluate", "--weights", str(weights), "--data", str(data)), "accepted names")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_clean_error(rtfer("evaluate", "--weights", str(weights), "--data", str(empty)), "no images found")
+
+
+def test_corrupt_weights(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    assert_clean_error(rtfer("evaluate", "--weights", str(bad), "--data", "."), "metadata file bad.json is missing")
+
+
+def test_resume_without_checkpoint(tmp_path):
+    data = write_tree(tmp_path / "d", {"happy": 4, "sad": 4})
+    assert_clean_error(rtfer("train", "--data", str(data), "--resume", "--out", str(tmp_path / "r")),
+                       "no checkpoint to resume")
+
+
+def test_three_group_model_cannot_be_scored_on_seven(tmp_path):
+    model = create_model("msfernet", num_classes=3, **TINY)
+    meta = WeightsMeta(model="msfernet", config={"num_classes": 3, **TINY},
+                       labels=["negative", "neutral", "positive"], input_size=48, scheme="valence3")
+    path = save_weights(tmp_path / "three.safetensors", model, meta)
+    data = write_tree(tmp_path / "d", {"happy": 2})
+    assert_clean_error(rtfer("evaluate", "--weights", str(path), "--data", str(data), "--labels", "7"),
+                       "3-group model")
+
+
+def test_usage_errors_exit_non_zero():
+    result = rtfer("train", "--supcon", "maybe")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_cv_subject_independent(tmp_path):
+    data = write_tree(tmp_path / "ck", {"anger": 12, "happy": 12, "surprise": 12}, subjects=6)
+    result = rtfer("cv", "--data", str(data), "--folds", "3", "--epochs", "1", "--batch-size", "8",
+                   "--width", "8", "8", "16", "32", "--supcon", "off", "--out", str(tmp_path / "cv"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "cv" / "cv_summary.json").read_text())
+    assert summary["split"] == "subject" and summary["folds"] == 3 and summary["n"] == 36
+    subjects = [set(json.loads((tmp_path / "cv" / f"fold{k}" / "test_report.json").read_text())["test_subjects"])
+                for k in (1, 2, 3)]
+    assert not (subjects[0] & subjects[1]) and not (subjects[1] & subjects[2])
+
+
+def test_ddp_under_torchrun_world_size_one(tmp_path):
+    data = write_tree(tmp_path / "d", {"happy": 16, "sad": 16})
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=1", "--master_port=29517",
+                "-m", "rtfer", "train"]
+    result = subprocess.run([*torchrun, "--data", str(data), "--val", str(data), "--epochs", "1",
+                             "--batch-size", "8", "--width", "8", "8", "16", "32", "--device", "cpu",
+                             "--out", str(tmp_path / "ddp")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "rank 0 of 1 (gloo)" in result.stderr
+    assert (tmp_path / "ddp" / "best.safetensors").is_file()
+
+
+@needs_shared("datasets", "fer2013", "val")
+def test_evaluate_on_real_fer2013_val(weights):
+    from conftest import SHARED
+
+    result = rtfer("evaluate", "--weights", str(weights), "--data", str(SHARED / "datasets/fer2013/val"),
+                   "--labels", "3", "--json")
+    report = json.loads(result.stdout)
+    assert report["n"] == 3589 - 415 and report["left_out"] == {"surprise": 415}

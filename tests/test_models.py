@@ -1,0 +1,53 @@
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from rtfer.models import create_model, list_models
+
+
+def count_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def gflops(model, size=48):
+    model.eval()
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 1, size, size))
+    return counter.get_total_flops() / 1e9
+
+
+def test_registry_builds_by_name():
+    assert "msfernet" in list_models()
+    with pytest.raises(ValueError, match="available: .*msfernet"):
+        create_model("resnet9000")
+
+
+def test_output_shape_and_embedding():
+    model = create_model("msfernet", num_classes=7).eval()
+    x = torch.randn(3, 1, 48, 48)
+    assert model(x).shape == (3, 7)
+    assert model.forward_features(x).shape == (3, model.num_features)
+
+
+def test_parameter_count_matches_the_paper_within_ten_percent():
+    assert count_params(create_model("msfernet")) == pytest.approx(2.37e6, rel=0.10)
+
+
+def test_flops_budget_for_cpu_training():
+    assert gflops(create_model("msfernet")) <= 0.3
+
+
+def test_ablation_variants_are_lighter():
+    full = create_model("msfernet")
+    no_cbam = create_model("msfernet", cbam=False)
+    single = create_model("msfernet", multiscale=False)
+    assert count_params(no_cbam) < count_params(full)
+    assert count_params(single) < count_params(full)
+    assert not any("attention.0" in name for name, _ in no_cbam.named_parameters())
+    assert single.stage1.branch5 is None
+
+
+def test_width_is_configurable():
+    small = create_model("msfernet", widths=[8, 8, 16, 32], head_hidden=0, num_classes=3)
+    assert small(torch.randn(2, 1, 48, 48)).shape == (2, 3)
+    assert count_params(small) < 50_000

@@ -1,0 +1,116 @@
+"""Short trainings on generated, separable faces: they must clearly beat chance."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import write_tree
+from rtfer.data import read_image_folder
+from rtfer.data.labels import to_scheme
+from rtfer.errors import RtferError
+from rtfer.runtime.predict import predict_probs
+from rtfer.runtime.weights import load_model
+from rtfer.taxonomy import VALENCE3
+from rtfer.train.trainer import TrainConfig, Trainer, lr_factor
+
+SMALL = {"widths": [8, 16, 16, 32], "head_hidden": 0, "dropout": 0.0}
+
+
+@pytest.fixture(scope="module")
+def separable(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sep")
+    counts = {"angry": 60, "happy": 60, "sad": 60, "neutral": 60}
+    train = read_image_folder(write_tree(root / "train", counts, seed=1), use_cache=False)
+    val = read_image_folder(write_tree(root / "val", dict.fromkeys(counts, 20), seed=2), use_cache=False)
+    return train, val
+
+
+def config(**overrides):
+    base = dict(model_config=SMALL, epochs=4, batch_size=32, lr=0.05, warmup_epochs=0.5, augment=0.3,
+                device="cpu", seed=0)
+    return TrainConfig(**{**base, **overrides})
+
+
+@pytest.mark.parametrize("mode", ["off", "joint"])
+def test_short_training_beats_chance(separable, tmp_path, mode):
+    train, val = separable
+    summary = Trainer(config(supcon=mode), train, val, tmp_path / mode, show_progress=False).fit()
+    accuracy = summary["val"]["accuracy"]
+    assert accuracy > 0.75, f"{mode}: val accuracy {accuracy:.2f} (chance 0.25)"
+    run = tmp_path / mode
+    for name in ("history.csv", "curves.png", "best.safetensors", "best.json", "confusion.png", "errors.png",
+                 "val_report.json", "checkpoint.safetensors", "checkpoint.json"):
+        assert (run / name).is_file(), name
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert len(rows) == 4 and {"train_loss", "val_acc", "lr"} <= set(rows[0])
+    meta = json.loads((run / "best.json").read_text())
+    assert meta["labels"] == list(train.scheme.labels) and meta["metrics"]["val_accuracy"] == accuracy
+    assert meta["training"]["config"]["supcon"] == mode
+
+
+def test_two_stage_pretrains_then_fine_tunes(separable, tmp_path):
+    train, val = separable
+    summary = Trainer(config(supcon="two-stage", epochs=5, pretrain_epochs=2), train, val, tmp_path,
+                      show_progress=False).fit()
+    rows = list(csv.DictReader((tmp_path / "history.csv").open()))
+    assert [r["stage"] for r in rows] == ["supcon", "supcon", "ce", "ce", "ce"]
+    assert summary["best_epoch"] >= 3  # weights are only selected from fine-tuning epochs
+    assert summary["val"]["accuracy"] > 0.6
+
+
+def test_resume_continues_the_same_run(separable, tmp_path):
+    train, val = separable
+    Trainer(config(epochs=1, ema_decay=0.9), train, val, tmp_path, show_progress=False).fit()
+    resumed = Trainer(config(epochs=2, ema_decay=0.9), train, val, tmp_path, resume=True, show_progress=False)
+    assert resumed.start_epoch == 1
+    resumed.fit()
+    assert [r["epoch"] for r in csv.DictReader((tmp_path / "history.csv").open())] == ["1", "2"]
+
+
+def test_resume_without_checkpoint_is_a_clear_error(separable, tmp_path):
+    with pytest.raises(RtferError, match="no checkpoint"):
+        Trainer(config(), separable[0], None, tmp_path, resume=True)
+
+
+def test_init_from_copies_matching_tensors(separable, tmp_path):
+    train, val = separable
+    Trainer(config(epochs=1), train, val, tmp_path / "a", show_progress=False).fit()
+    three, _ = to_scheme(train, VALENCE3)
+    warm = Trainer(config(epochs=1), three, None, tmp_path / "b", init_weights=str(tmp_path / "a"),
+                   show_progress=False)
+    source, _ = load_model(tmp_path / "a")
+    assert torch.equal(warm.learner.net.stem[0][0].weight, source.stem[0][0].weight)
+    assert warm.learner.net.head.out_features == 3
+
+
+def test_saved_weights_reproduce_the_predictions(separable, tmp_path):
+    train, val = separable
+    trainer = Trainer(config(epochs=1), train, val, tmp_path, show_progress=False)
+    trainer.fit()
+    model, meta = load_model(tmp_path / "best.safetensors")
+    _, _, probs = trainer.evaluate(val, net=model)
+    assert np.allclose(predict_probs(model, meta, val.images), probs, atol=1e-6)
+
+
+def test_schedule_warms_up_then_decays():
+    cfg = TrainConfig(epochs=10, warmup_epochs=1, supcon="off")
+    assert lr_factor(cfg, 0.0) < 0.01 and lr_factor(cfg, 1.0) == pytest.approx(1.0, abs=1e-3)
+    assert lr_factor(cfg, 9.99) < 0.05
+    staged = TrainConfig(epochs=10, supcon="two-stage", pretrain_epochs=4)
+    assert lr_factor(staged, 4.0) < 0.01  # warm-up again when fine-tuning starts
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("supcon", "maybe", "--supcon"), ("optimizer", "lbfgs", "--optimizer"), ("epochs", 0, "at least 1 epoch")])
+def test_bad_config_is_rejected(field, value, message):
+    with pytest.raises(RtferError, match=message):
+        TrainConfig(**{field: value})
+
+
+def test_wrong_input_size_is_rejected(tmp_path):
+    data = read_image_folder(write_tree(tmp_path / "d", {"happy": 4, "sad": 4}), size=32, use_cache=False)
+    with pytest.raises(RtferError, match="takes 48x48"):
+        Trainer(config(), data, None, tmp_path / "run")

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+import torch
+
+from rtfer.errors import WeightsError
+from rtfer.models import create_model
+from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, resolve_weights, save_weights
+
+
+def meta(**overrides):
+    base = dict(model="msfernet", config={"num_classes": 7, "widths": [8, 8, 16, 32]},
+                labels=["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"], input_size=48,
+                mean=0.51, std=0.3, scheme="fer7")
+    return WeightsMeta(**{**base, **overrides})
+
+
+def test_round_trip(tmp_path):
+    model = create_model("msfernet", num_classes=7, widths=[8, 8, 16, 32]).eval()
+    path = save_weights(tmp_path / "m.safetensors", model, meta())
+    assert path.is_file() and (tmp_path / "m.json").is_file()
+    loaded, loaded_meta = load_model(path)
+    x = torch.randn(2, 1, 48, 48)
+    assert torch.equal(model(x), loaded(x))
+    assert loaded_meta.labels == meta().labels and loaded_meta.mean == 0.51
+    assert json.loads((tmp_path / "m.json").read_text())["format"] == "rtfer-weights"
+
+
+def test_bad_weights_give_clear_errors(tmp_path):
+    with pytest.raises(WeightsError, match="no weights file or shipped model named 'nope'"):
+        resolve_weights("nope")
+    (tmp_path / "x.safetensors").write_bytes(b"garbage")
+    with pytest.raises(WeightsError, match="metadata file x.json is missing"):
+        load_model(tmp_path / "x.safetensors")
+    (tmp_path / "x.json").write_text(json.dumps(meta().to_json()))
+    with pytest.raises(WeightsError, match="not a readable safetensors"):
+        load_model(tmp_path / "x.safetensors")
+    (tmp_path / "x.pt").write_bytes(b"pickle")
+    with pytest.raises(WeightsError, match="must be a .safetensors"):
+        resolve_weights(tmp_path / "x.pt")
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(WeightsError, match="not valid JSON"):
+        load_meta(tmp_path / "x.safetensors")
+
+
+def test_tensors_from_another_model_are_rejected(tmp_path):
+    save_weights(tmp_path / "m.safetensors", create_model("msfernet", num_classes=3, widths=[8, 8, 16, 32]),
+                 meta())
+    with pytest.raises(WeightsError, match="do not match"):
+        load_model(tmp_path / "m.safetensors")
