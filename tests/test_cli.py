@@ -155,3 +155,36 @@ def test_evaluate_on_real_fer2013_val(weights):
                    "--labels", "3", "--json")
     report = json.loads(result.stdout)
     assert report["n"] == 3589 - 415 and report["left_out"] == {"surprise": 415}
+
+
+def test_resume_keeps_the_saved_recipe_and_extends_epochs(tmp_path):
+    data = write_tree(tmp_path / "d", {"happy": 16, "sad": 16})
+    common = ["--data", str(data), "--val", str(data), "--out", str(tmp_path / "run")]
+    first = rtfer("train", *common, "--epochs", "1", "--batch-size", "8", "--width", "8", "8", "16", "32",
+                  "--supcon", "off", "--lr", "0.01")
+    assert first.returncode == 0, first.stderr
+    second = rtfer("train", *common, "--resume", "--epochs", "2")
+    assert second.returncode == 0, second.stderr
+    state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert state["epoch"] == 2 and state["config"]["lr"] == 0.01 and state["config"]["batch_size"] == 8
+
+
+@needs_shared("media", "videos")
+def test_evaluate_detect_on_whole_photos_counts_missing_faces(weights, tmp_path):
+    import cv2
+    import numpy as np
+    from conftest import SHARED
+
+    capture = cv2.VideoCapture(str(SHARED / "media/videos/liveportrait_driving_d0.mp4"))
+    (tmp_path / "photos" / "happy").mkdir(parents=True)
+    for i in range(3):
+        ok, frame = capture.read()
+        assert ok
+        cv2.imwrite(str(tmp_path / "photos" / "happy" / f"frame{i}.jpg"), frame)
+    cv2.imwrite(str(tmp_path / "photos" / "happy" / "wall.jpg"), np.full((300, 300, 3), 90, np.uint8))
+    result = rtfer("evaluate", "--weights", str(weights), "--data", str(tmp_path / "photos"), "--detect", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 4 and report["no_face"]["count"] == 1
+    assert report["no_face"]["files"][0].endswith("wall.jpg")
+    assert report["per_class"]["happy"]["support"] == 4

@@ -20,12 +20,13 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="msfernet", help="registered model name (default: msfernet)")
     parser.add_argument("--labels", type=int, choices=(7, 3), default=7,
                         help="7 emotion classes, or 3 valence groups with surprise removed")
-    parser.add_argument("--supcon", choices=SUPCON_MODES, default="joint",
-                        help="supervised contrastive learning: joint (CE + lambda*SupCon), two-stage, off")
+    parser.add_argument("--supcon", choices=SUPCON_MODES, default="off",
+                        help="supervised contrastive learning: off (default; best at equal compute in our "
+                             "ablation, docs/training.md), joint (CE + lambda*SupCon), two-stage")
     parser.add_argument("--supcon-weight", type=float, default=0.5, help="lambda of the joint loss")
     parser.add_argument("--temperature", type=float, default=0.1, help="SupCon temperature tau")
     parser.add_argument("--pretrain-epochs", type=int, help="two-stage: SupCon epochs (default: half)")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, help="total epochs (default 30; with --resume: as saved)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--optimizer", choices=("sgd", "adamw"), default="sgd")
     parser.add_argument("--lr", type=float, help="peak learning rate (default: 0.05 SGD at batch 128, 2e-3 AdamW)")
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, metavar="DIR")
     evaluate.add_argument("--labels", type=int, choices=(7, 3), help="7 classes or 3 valence groups")
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    evaluate.add_argument("--detect", action="store_true",
+                          help="DIR holds whole photos: detect and align the face in each first")
     evaluate.add_argument("--out", type=Path, help="also write report.json, confusion.png, errors.png here")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
@@ -84,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _train_config(args: argparse.Namespace):
     from rtfer.train.trainer import TrainConfig
 
+    if getattr(args, "resume", False):
+        return _resumed_config(args)
     model_config = {}
     if args.width:
         model_config["widths"] = list(args.width)
@@ -93,11 +98,23 @@ def _train_config(args: argparse.Namespace):
         model_config["multiscale"] = False
     return TrainConfig(
         model=args.model, model_config=model_config, supcon=args.supcon, supcon_weight=args.supcon_weight,
-        temperature=args.temperature, pretrain_epochs=args.pretrain_epochs, epochs=args.epochs,
+        temperature=args.temperature, pretrain_epochs=args.pretrain_epochs, epochs=args.epochs or 30,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, ema_decay=args.ema,
         class_weighting=args.class_weighting, augment=args.augment, seed=args.seed, device=args.device,
     )
+
+
+def _resumed_config(args: argparse.Namespace):
+    """The saved config of the run in ``--out``: a resumed run trains exactly as it started,
+    except for ``--epochs`` (to extend it) and ``--device``."""
+    from dataclasses import replace
+
+    from rtfer.train.checkpoint import load_checkpoint_state
+    from rtfer.train.trainer import TrainConfig
+
+    saved = TrainConfig(**load_checkpoint_state(args.out)["config"])
+    return replace(saved, epochs=args.epochs or saved.epochs, device=args.device)
 
 
 def _load_training_data(source: str, model: str, labels: int):
@@ -162,7 +179,8 @@ def cmd_cv(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from rtfer.train.evaluate import evaluate_weights
 
-    report = evaluate_weights(args.weights, args.data, labels=args.labels, tta=args.tta, out_dir=args.out)
+    report = evaluate_weights(args.weights, args.data, labels=args.labels, tta=args.tta, out_dir=args.out,
+                              detect=args.detect)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -174,6 +192,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if report["left_out"]:
         print("left out (classes the model or label set lacks): "
               + ", ".join(f"{k} {v}" for k, v in report["left_out"].items()))
+    if report.get("no_face"):
+        print(f"no face found (counted as errors): {report['no_face']['count']} photos")
     if report["skipped_files"]:
         print(f"unreadable files skipped: {len(report['skipped_files'])}")
     return 0

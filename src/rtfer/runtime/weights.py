@@ -59,11 +59,16 @@ def meta_path(weights_path: Path) -> Path:
     return weights_path.with_suffix(".json")
 
 
-def save_weights(path: str | Path, model: nn.Module, meta: WeightsMeta) -> Path:
-    """Write ``path`` (.safetensors) and its ``.json`` metadata; returns the weights path."""
+def save_weights(path: str | Path, model: nn.Module, meta: WeightsMeta, half: bool = False) -> Path:
+    """Write ``path`` (.safetensors) and its ``.json`` metadata; returns the weights path.
+
+    ``half`` stores floating-point tensors as float16 (shipped weights: half the size, and the
+    probabilities move by about 1e-3); loading always gives a float32 model.
+    """
     path = Path(path).with_suffix(".safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in model.state_dict().items()}
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp), metadata={"format": FORMAT, "model": meta.model})
     tmp.replace(path)

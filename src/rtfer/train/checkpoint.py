@@ -63,12 +63,21 @@ def save_checkpoint(run_dir: Path, modules: dict[str, torch.nn.Module], optimize
     tmp_state.replace(run_dir / STATE)
 
 
-def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and JSON state of a run folder; raises :class:`RtferError` if there is none."""
+def load_checkpoint_state(run_dir: Path) -> dict[str, Any]:
+    """The JSON half of a run's checkpoint; raises :class:`RtferError` if there is none."""
     run_dir = Path(run_dir)
     if not (run_dir / TENSORS).is_file() or not (run_dir / STATE).is_file():
         raise RtferError(f"no checkpoint to resume in {run_dir} (expected {TENSORS} and {STATE})")
-    return load_file(str(run_dir / TENSORS)), json.loads((run_dir / STATE).read_text())
+    try:
+        return json.loads((run_dir / STATE).read_text())
+    except json.JSONDecodeError as exc:
+        raise RtferError(f"{run_dir / STATE} is damaged: {exc}") from None
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and JSON state of a run folder."""
+    state = load_checkpoint_state(run_dir)
+    return load_file(str(Path(run_dir) / TENSORS)), state
 
 
 def module_state(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

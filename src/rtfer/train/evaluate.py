@@ -8,24 +8,31 @@ from typing import Any
 
 import numpy as np
 
-from rtfer.data.labels import to_scheme
+from rtfer.data.labels import target_name, to_scheme
 from rtfer.data.readers import read_image_folder
 from rtfer.errors import RtferError
 from rtfer.runtime.predict import predict_probs
 from rtfer.runtime.weights import load_model, resolve_weights
-from rtfer.taxonomy import ALL_EMOTIONS, VALENCE3, get_scheme, to_groups
+from rtfer.taxonomy import ALL_EMOTIONS, VALENCE3, LabelScheme, get_scheme, to_groups
 from rtfer.train.metrics import classification_report
 from rtfer.train.plots import plot_confusion, plot_error_gallery
 
 
+def to_scheme_index(label: int, target: LabelScheme) -> int | None:
+    """Index in ``target`` of an ``ALL_EMOTIONS`` label, or ``None`` when the class is left out."""
+    mapped = target_name(ALL_EMOTIONS.labels[label], target)
+    return None if mapped is None else target.labels.index(mapped)
+
+
 def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = None, tta: bool = False,
-                     out_dir: str | Path | None = None) -> dict[str, Any]:
+                     out_dir: str | Path | None = None, detect: bool = False) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class scores and confusion of ``weights`` on ``data_dir``.
 
     ``labels=3`` scores the three valence groups (a 7-class model's probabilities are summed into
     groups after removing surprise). Folders of classes the model cannot output are left out and
-    counted under ``left_out``. With ``out_dir`` the report, confusion matrix and error gallery are
-    written there too.
+    counted under ``left_out``. With ``detect`` the images are whole photos: the largest face in each is
+    detected and cropped first, and photos without a face count as errors (listed under ``no_face``).
+    With ``out_dir`` the report, confusion matrix and error gallery are written there too.
     """
     model, meta = load_model(weights)
     model_scheme = get_scheme(meta.scheme) if meta.scheme else None
@@ -37,14 +44,28 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
         raise RtferError("this is a 3-group model; evaluate it with --labels 3")
     target = VALENCE3 if labels == 3 else (model_scheme or get_scheme("fer7"))
 
-    data = read_image_folder(data_dir, scheme=ALL_EMOTIONS, size=meta.input_size, skip_unknown=True)
+    no_face: list[tuple[str, int]] = []
+    if detect:
+        from rtfer.faces.photos import read_photo_folder
+
+        data, no_face = read_photo_folder(data_dir, ALL_EMOTIONS, size=meta.input_size)
+    else:
+        data = read_image_folder(data_dir, scheme=ALL_EMOTIONS, size=meta.input_size, skip_unknown=True)
     data, left_out = to_scheme(data, target)
     probs = predict_probs(model, meta, data.images, tta=tta)
     if grouped:
         probs = to_groups(probs, model_labels)
-    report = classification_report(data.labels, probs.argmax(1), list(target.labels))
+    y_true, y_pred = data.labels, probs.argmax(1)
+    no_face_kept = [(path, to_scheme_index(label, target)) for path, label in no_face]
+    no_face_kept = [(path, label) for path, label in no_face_kept if label is not None]
+    if no_face_kept:  # a photo without a detected face is a wrong answer (-1 is no class)
+        y_true = np.concatenate([y_true, [label for _, label in no_face_kept]])
+        y_pred = np.concatenate([y_pred, np.full(len(no_face_kept), -1)])
+    report = classification_report(y_true, y_pred, list(target.labels))
     report.update(weights=str(weights), weights_file=resolve_weights(weights).name, model=meta.model,
-                  data=str(data_dir), left_out=left_out, skipped_files=data.skipped, tta=tta)
+                  data=str(data_dir), left_out=left_out, skipped_files=data.skipped, tta=tta, detect=detect)
+    if detect:
+        report["no_face"] = {"count": len(no_face_kept), "files": [path for path, _ in no_face_kept]}
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ class TrainConfig:
 
     model: str = "msfernet"
     model_config: dict[str, Any] = field(default_factory=dict)
-    supcon: str = "joint"
+    supcon: str = "off"
     supcon_weight: float = 0.5
     temperature: float = 0.1
     pretrain_epochs: int | None = None
@@ -343,7 +343,8 @@ class Trainer:
             total_loss += loss.item() * len(index)
             total_correct += (logits.argmax(1) == all_targets).float().mean().item() * len(index)
             total_seen += len(index)
-            bar.set_postfix(loss=f"{total_loss / total_seen:.3f}", acc=f"{total_correct / total_seen:.3f}")
+            bar.set_postfix(loss=f"{total_loss / total_seen:.3f}", acc=f"{total_correct / total_seen:.3f}",
+                            refresh=False)
         return total_loss / total_seen, total_correct / total_seen, lr
 
     def evaluate(self, data: FaceDataset, tta: bool = False, net: nn.Module | None = None

@@ -1,0 +1,129 @@
+"""Follow faces across video frames so that each person keeps an id.
+
+The detector runs every ``detect_every`` frames. In between, each track is followed by re-fitting its
+landmarks inside its last box and moving the box with them (dlib's shape predictor is ~5 ms per face,
+several times cheaper than a detection). Detections are matched to tracks by IoU, then by centre
+distance; a track missing from ``max_missed`` detection rounds in a row is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rtfer.faces.detect import Face, FaceDetector, as_gray, predict_landmarks
+
+
+def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    h = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = w * h
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class _Track:
+    track_id: int
+    face: Face
+    missed: int = 0
+
+
+class FaceTracker:
+    """Detect-every-k-frames face tracker; ``update(frame)`` returns the faces with ``track_id`` set."""
+
+    def __init__(self, detector: FaceDetector | None = None, detect_every: int = 5, max_missed: int = 2,
+                 min_iou: float = 0.3):
+        self.detector = detector or FaceDetector()
+        self.detect_every = max(1, detect_every)
+        self.max_missed = max_missed
+        self.min_iou = min_iou
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._frame_index = 0
+
+    def reset(self) -> None:
+        self._tracks.clear()
+        self._frame_index = 0
+
+    def update(self, frame: np.ndarray | None) -> list[Face]:
+        gray = as_gray(frame)
+        if gray is None:
+            self._frame_index += 1
+            return []
+        if self._frame_index % self.detect_every == 0 or not self._tracks:
+            faces = self._match(self.detector(gray))
+        else:
+            faces = self._follow(gray)
+        self._frame_index += 1
+        return faces
+
+    def _match(self, detections: list[Face]) -> list[Face]:
+        unmatched = list(range(len(detections)))
+        pairs = sorted(((iou(t.face.box, d.box), ti, di) for ti, t in enumerate(self._tracks)
+                        for di, d in enumerate(detections)), reverse=True)
+        used_tracks: set[int] = set()
+        for overlap, ti, di in pairs:
+            if overlap < self.min_iou or ti in used_tracks or di not in unmatched:
+                continue
+            self._assign(self._tracks[ti], detections[di])
+            used_tracks.add(ti)
+            unmatched.remove(di)
+        for di in list(unmatched):  # fast motion: fall back to the nearest centre within one face width
+            detection = detections[di]
+            best = min((ti for ti in range(len(self._tracks)) if ti not in used_tracks),
+                       key=lambda ti: _distance(self._tracks[ti].face, detection), default=None)
+            if best is not None and _distance(self._tracks[best].face, detection) < detection.box[2]:
+                self._assign(self._tracks[best], detection)
+                used_tracks.add(best)
+                unmatched.remove(di)
+        for ti, track in enumerate(self._tracks):
+            if ti not in used_tracks:
+                track.missed += 1
+        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
+        for di in unmatched:
+            detection = detections[di]
+            detection.track_id = self._next_id
+            self._tracks.append(_Track(self._next_id, detection))
+            self._next_id += 1
+        return sorted((t.face for t in self._tracks if t.missed == 0), key=lambda f: f.area, reverse=True)
+
+    @staticmethod
+    def _assign(track: _Track, detection: Face) -> None:
+        detection.track_id = track.track_id
+        track.face = detection
+        track.missed = 0
+
+    def _follow(self, gray: np.ndarray) -> list[Face]:
+        followed = []
+        height, width = gray.shape
+        for track in self._tracks:
+            if track.missed:
+                continue
+            old = track.face
+            if old.landmarks is None or not self.detector.landmarks:
+                followed.append(old)
+                continue
+            marks = predict_landmarks(gray, old.box, len(old.landmarks))
+            dx, dy = (marks.mean(axis=0) - old.landmarks.mean(axis=0)).tolist()
+            x, y, w, h = old.box
+            x = int(np.clip(round(x + dx), 0, max(width - w, 0)))
+            y = int(np.clip(round(y + dy), 0, max(height - h, 0)))
+            track.face = Face((x, y, w, h), old.score, marks, track.track_id)
+            followed.append(track.face)
+        return sorted(followed, key=lambda f: f.area, reverse=True)
+
+
+def _distance(a: Face, b: Face) -> float:
+    (ax, ay), (bx, by) = a.center, b.center
+    return float(np.hypot(ax - bx, ay - by))
+
+
+def pick_subject(faces: list[Face], track_id: int | None = None) -> Face | None:
+    """The session subject: the face with ``track_id`` if given and present, else the largest face."""
+    if track_id is not None:
+        return next((f for f in faces if f.track_id == track_id), None)
+    return max(faces, key=lambda f: f.area, default=None)
