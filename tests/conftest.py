@@ -46,9 +46,15 @@ def write_tree(root: Path, per_class: dict[str, int], seed: int = 0, prefix: str
     return root
 
 
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("RTFER_CACHE", str(tmp_path_factory.mktemp("cache")))
+def _isolated_cache(_session_cache, monkeypatch):
+    """Dataset and ONNX caches go to a temporary folder shared by the session, never to ~/.cache."""
+    monkeypatch.setenv("RTFER_CACHE", str(_session_cache))
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ Entry points (imported on first use, so ``import rtfer`` stays instant):
 
 * ``rtfer.load_model(name_or_path)`` -> (model, metadata): shipped weights by name, or a file.
 * ``rtfer.detect_faces(frame)`` -> list of faces with boxes and landmarks.
+* ``rtfer.EmotionRecognizer().predict(image)`` -> faces with emotion probabilities, label, valence.
+* ``rtfer.analyze_video(path)`` -> ``Timeline`` (CSV, pandas, summary, change points).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ _LAZY = {
     "detect_faces": ("rtfer.faces", "detect_faces"),
     "align": ("rtfer.faces", "align"),
     "FaceTracker": ("rtfer.faces", "FaceTracker"),
+    "EmotionRecognizer": ("rtfer.runtime.recognizer", "EmotionRecognizer"),
+    "analyze_video": ("rtfer.video", "analyze_video"),
 }
 
 __all__ = ["__version__", *_LAZY]

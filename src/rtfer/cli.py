@@ -79,6 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, help="also write report.json, confusion.png, errors.png here")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
+    analyze = sub.add_parser("analyze", help="emotion and valence timeline of a video",
+                             description="Analyse VIDEO (a file, a folder of frames, a webcam index or a stream "
+                                         "URL) and write timeline.csv, summary.json and timeline.png to --out.")
+    analyze.add_argument("video")
+    analyze.add_argument("--out", required=True, type=Path, metavar="DIR")
+    analyze.add_argument("--weights", default=None, help="shipped model name or .safetensors file "
+                         "(default: the shipped default model)")
+    analyze.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame")
+    analyze.add_argument("--fps", type=float, metavar="F", help="process about F frames per second")
+    analyze.add_argument("--track-id", type=int, help="follow this face track instead of the largest face")
+    analyze.add_argument("--detect-every", type=int, default=5, metavar="K",
+                         help="run the face detector every K processed frames, track in between")
+    analyze.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+    analyze.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
+    analyze.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    export = sub.add_parser("export", help="export weights to ONNX",
+                            description="Write WEIGHTS as a single-file ONNX graph with a dynamic batch size.")
+    export.add_argument("--weights", default=None)
+    export.add_argument("--out", required=True, type=Path)
+
     models = sub.add_parser("models", help="list model architectures and shipped weights")
     models.add_argument("--json", action="store_true")
     return parser
@@ -199,6 +220,61 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from rtfer.report.timeline_plot import plot_timeline
+    from rtfer.runtime.weights import DEFAULT_MODEL
+    from rtfer.video.analyze import analyze_video
+    from rtfer.video.annotate import AnnotatedWriter
+
+    if args.every < 1 or (args.fps is not None and args.fps <= 0):
+        raise RtferError("--every must be at least 1 and --fps positive")
+    weights = args.weights or DEFAULT_MODEL
+    args.out.mkdir(parents=True, exist_ok=True)
+    # Everything is written to a scratch folder first and moved into --out only when complete,
+    # so a failed run never leaves files that look like results.
+    scratch = Path(tempfile.mkdtemp(prefix=".rtfer-partial-", dir=args.out))
+    writer = None
+    try:
+        if args.annotate:
+            from rtfer.video.sources import VideoSource
+
+            with VideoSource(args.video) as probe:
+                writer = AnnotatedWriter(scratch / "annotated.mp4", probe.info.fps, every=args.every)
+        timeline = analyze_video(args.video, weights=weights, every=args.every, fps=args.fps,
+                                 track_id=args.track_id, detect_every=args.detect_every, backend=args.backend,
+                                 progress=not args.quiet, on_frame=writer.write if writer else None)
+        if writer:
+            writer.close()
+        if not timeline.rows:
+            raise RtferError(f"{args.video}: no frames could be read")
+        timeline.to_csv(scratch / "timeline.csv")
+        summary = timeline.summary()
+        (scratch / "summary.json").write_text(json.dumps(summary, indent=1))
+        plot_timeline(timeline, scratch / "timeline.png")
+        for item in scratch.iterdir():
+            item.replace(args.out / item.name)
+    finally:
+        if writer:
+            writer.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    log.info("%d frames (%d with a face) at %.1f fps; %d change point(s); results in %s",
+             summary["frames_processed"], summary["frames_with_face"], summary["processing_fps"] or 0,
+             len(summary["change_points"]), args.out)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from rtfer.runtime.engine import export_onnx
+    from rtfer.runtime.weights import DEFAULT_MODEL
+
+    path = export_onnx(args.weights or DEFAULT_MODEL, args.out)
+    print(path)
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from rtfer.models import list_models
     from rtfer.runtime.weights import load_meta, shipped_models
@@ -218,7 +294,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "models": cmd_models}
+COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "analyze": cmd_analyze,
+            "export": cmd_export, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,9 @@ from torch import nn
 from rtfer.errors import WeightsError
 from rtfer.models import create_model
 
+#: The model used when none is named: 7 FER2013 classes, what the app and ``rtfer analyze`` start with.
+DEFAULT_MODEL = "msfernet-fer2013-7"
+
 FORMAT = "rtfer-weights"
 FORMAT_VERSION = 1
 

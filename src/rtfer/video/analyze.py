@@ -1,0 +1,85 @@
+"""RT-FER over a whole video: faces, emotions, valence, smoothing and change points per frame."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from rtfer.faces import FaceTracker, pick_subject
+from rtfer.runtime.recognizer import EmotionRecognizer
+from rtfer.runtime.weights import DEFAULT_MODEL
+from rtfer.taxonomy import valence
+from rtfer.video.changes import offline_change_points
+from rtfer.video.smoothing import ProbabilitySmoother
+from rtfer.video.sources import VideoSource
+from rtfer.video.timeline import FrameResult, Timeline
+
+log = logging.getLogger(__name__)
+
+FrameHook = Callable[[np.ndarray, FrameResult, Timeline], None]
+
+
+def _chunks(frames: Iterator, size: int) -> Iterator[list]:
+    chunk = []
+    for item in frames:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL, every: int = 1,
+                  fps: float | None = None, track_id: int | None = None, detect_every: int = 5,
+                  backend: str = "auto", batch_frames: int = 32, progress: bool = True,
+                  recognizer: EmotionRecognizer | None = None, on_frame: FrameHook | None = None,
+                  min_cutoff: float = 0.4, beta: float = 0.6, hold_s: float = 0.5) -> Timeline:
+    """Analyse a video file, frame folder, webcam index or stream URL.
+
+    The subject is the largest face, or the face with ``track_id``. Faces are classified in batches of
+    ``batch_frames`` frames. ``on_frame(frame, result, timeline)`` sees every processed frame in order
+    (the annotated-video writer uses it).
+    """
+    recognizer = recognizer or EmotionRecognizer(weights, backend)
+    tracker = FaceTracker(recognizer.detector, detect_every=detect_every)
+    smoother = ProbabilitySmoother(min_cutoff, beta, hold_s)
+    labels = recognizer.labels
+    started = time.perf_counter()
+    with VideoSource(source) as video:
+        timeline = Timeline(video.info, labels, Path(str(weights)).stem)
+        total = video.info.frame_count // (max(1, round(video.info.fps / fps)) if fps else max(1, every)) or None
+        bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
+        for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
+            subjects = [pick_subject(tracker.update(frame), track_id) for _, _, frame in chunk]
+            crops = [recognizer.crop(frame, face) for (_, _, frame), face in zip(chunk, subjects, strict=True)
+                     if face is not None]
+            probs = iter(recognizer.classify(crops))
+            for (index, t, frame), face in zip(chunk, subjects, strict=True):
+                result = FrameResult(index, t, face)
+                if face is not None:
+                    result.probs = next(probs)
+                    result.valence = float(valence(result.probs, labels))
+                smooth = smoother.update(t, result.probs)
+                if smooth is not None:
+                    result.smooth_probs = smooth
+                    result.valence_smooth = float(valence(smooth, labels))
+                    if face is not None:
+                        result.label = labels[int(np.argmax(smooth))]
+                timeline.rows.append(result)
+                if on_frame is not None:
+                    on_frame(frame, result, timeline)
+            bar.update(len(chunk))
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(fps=f"{len(timeline.rows) / max(elapsed, 1e-6):.0f}", refresh=False)
+        bar.close()
+    timeline.processing_seconds = time.perf_counter() - started
+    frames = np.array([r.frame for r in timeline.rows])
+    timeline.change_points = offline_change_points(timeline.series("time_s"), timeline.series("valence_smooth"),
+                                                   frames, [r.label for r in timeline.rows])
+    return timeline
