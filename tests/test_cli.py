@@ -173,6 +173,7 @@ def test_resume_keeps_the_saved_recipe_and_extends_epochs(tmp_path):
 def test_evaluate_detect_on_whole_photos_counts_missing_faces(weights, tmp_path):
     import cv2
     import numpy as np
+
     from conftest import SHARED
 
     capture = cv2.VideoCapture(str(SHARED / "media/videos/liveportrait_driving_d0.mp4"))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED, needs_shared
 
+from conftest import SHARED, needs_shared
 from rtfer.faces import Face, FaceDetector, FaceTracker, align, as_gray, detect_faces, eye_angle, iou, pick_subject
 from rtfer.faces.align import landmark_crop
 
@@ -182,7 +183,7 @@ def test_real_clips_face_in_most_frames_with_stable_boxes(clip):
     found = [faces for faces in results if faces]
     assert len(found) >= 0.9 * len(frames), f"{clip}: face in {len(found)}/{len(frames)} frames"
     boxes = [faces[0].box for faces in found]
-    overlaps = [iou(a, b) for a, b in zip(boxes, boxes[1:], strict=False)]
+    overlaps = [iou(a, b) for a, b in itertools.pairwise(boxes)]
     assert np.median(overlaps) > 0.7
     assert len({faces[0].track_id for faces in found}) <= 2
     crop = align(frames[0], found[0][0])

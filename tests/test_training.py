@@ -114,3 +114,18 @@ def test_wrong_input_size_is_rejected(tmp_path):
     data = read_image_folder(write_tree(tmp_path / "d", {"happy": 4, "sad": 4}), size=32, use_cache=False)
     with pytest.raises(RtferError, match="takes 48x48"):
         Trainer(config(), data, None, tmp_path / "run")
+
+
+def test_ema_warms_up_instead_of_keeping_the_initial_weights():
+    from torch.optim.swa_utils import AveragedModel
+
+    from rtfer.train.trainer import ema_with_warmup
+
+    net = torch.nn.Linear(2, 2)
+    ema = AveragedModel(net, avg_fn=ema_with_warmup(0.999), use_buffers=True)
+    for _ in range(50):
+        with torch.no_grad():
+            net.weight.add_(1.0)
+        ema.update_parameters(net)
+    lag = float((net.weight[0, 0] - ema.module.weight[0, 0]).detach())
+    assert 0 < lag < 10  # a plain 0.999 EMA would lag by about 49

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED, needs_shared
 
+from conftest import SHARED, needs_shared
 from rtfer.errors import DataError
 from rtfer.models import create_model
 from rtfer.runtime.engine import OnnxEngine, TorchEngine, export_onnx
@@ -173,8 +173,9 @@ def test_analyze_writes_one_row_per_processed_frame(weights, tmp_path, args):
     assert (tmp_path / "out" / "timeline.png").is_file()
 
 
-@pytest.mark.parametrize(("content", "message"), [(b"", "empty file"), (b"not a video\n" * 100, "not a readable video"),
-                                                  (b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000), "not a readable video")])
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", "empty file"), (b"not a video\n" * 100, "not a readable video"),
+    (b"\x00\x00\x00\x18ftypmp42" + os.urandom(4000), "not a readable video")])
 def test_analyze_bad_input_exits_cleanly_and_leaves_nothing(weights, tmp_path, content, message):
     video = tmp_path / "clip.mp4"
     video.write_bytes(content)
@@ -206,7 +207,7 @@ def test_face_appearing_and_leaving(weights, tmp_path):
     capture = cv2.VideoCapture(str(CLIP))
     face_frames = []
     for _ in range(25):
-        ok, frame = capture.read()
+        _, frame = capture.read()
         face_frames.append(cv2.resize(frame, (320, 320)))
     empty = [np.full((320, 320, 3), 90, np.uint8)] * 25
     video = write_video(tmp_path / "in_and_out.mp4", empty + face_frames + empty)

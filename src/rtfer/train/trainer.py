@@ -33,7 +33,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from rtfer.data.readers import FaceDataset
@@ -146,6 +146,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def ema_with_warmup(decay: float):
+    """EMA update whose decay ramps up as (1 + n) / (10 + n) until it reaches ``decay``: without the ramp
+    the average keeps the random initial weights for thousands of steps (a 0.999 EMA still holds 64% of
+    them after two FER2013 epochs)."""
+
+    def update(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        n = float(num_averaged)
+        rate = min(decay, (1 + n) / (10 + n))
+        return averaged + (current - averaged) * (1 - rate)
+
+    return update
+
+
 def class_weights(labels: np.ndarray, classes: int, mode: str) -> torch.Tensor | None:
     if mode == "none":
         return None
@@ -209,7 +222,7 @@ class Trainer:
         self.learner = Learner(net, projection).to(self.device)
         if self.device.type == "cuda":
             self.learner = self.learner.to(memory_format=torch.channels_last)
-        self.ema = (AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        self.ema = (AveragedModel(net, avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
                     if config.ema_decay > 0 else None)
         params = self.learner.parameters()
         if config.optimizer == "sgd":
