@@ -3,15 +3,17 @@
     python benchmarks/bench_video.py [--weights NAME] [--fer-python /tmp/ferpeer/bin/python] \
         [--out docs/results/video_perf.json]
 
-Each clip of ../shared/media/videos is letterboxed to 640x480 and to 1280x720 (written once to a temp
-folder, so every pipeline decodes the same files). Per clip and size it measures:
+Each clip of ../shared/media/videos is resized to 640x480 and to 1280x720 (``--fit stretch``, what the
+fer peer tool's ``--resize`` does, and how the reference figures for fer were measured) or letterboxed
+into them (``--fit letterbox``: black borders, less image to search), and written once to a temp folder,
+so every pipeline decodes the same files. Per clip and size it measures:
 
 * decode only (the ceiling);
 * rtfer file mode, end to end (`analyze_video`: decode, detect/track, align, batched classify, smoothing,
   change points), and a stage breakdown from an instrumented run of the same steps;
 * rtfer live mode: frame by frame, batch 1, per-frame latency of detect/track + align + classify;
-* the `fer` package's pipeline (`../shared/tools/fer_peer/fer_video_peer.py`, in its own venv) when
-  --fer-python is given.
+* the `fer` package's pipeline (`../shared/tools/fer_peer/fer_video_peer.py`, in its own venv, with
+  FER_PEER_DATA set as its README says) when --fer-python is given.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtfer.faces import FaceTracker, pick_subject
+from rtfer.faces import FaceDetector, FaceTracker, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.video import VideoSource, analyze_video
@@ -41,7 +43,7 @@ def letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
                               width - resized.shape[1] - left, cv2.BORDER_CONSTANT, value=0)
 
 
-def make_clip(source: Path, out: Path, size: tuple[int, int]) -> Path:
+def make_clip(source: Path, out: Path, size: tuple[int, int], fit: str = "stretch") -> Path:
     capture = cv2.VideoCapture(str(source))
     fps = capture.get(cv2.CAP_PROP_FPS)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
@@ -49,7 +51,7 @@ def make_clip(source: Path, out: Path, size: tuple[int, int]) -> Path:
         ok, frame = capture.read()
         if not ok:
             break
-        writer.write(letterbox(frame, *size))
+        writer.write(letterbox(frame, *size) if fit == "letterbox" else cv2.resize(frame, size))
     writer.release()
     return out
 
@@ -124,18 +126,21 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--weights", default=DEFAULT_MODEL)
     parser.add_argument("--fer-python", help="python of a venv set up as in ../shared/tools/fer_peer/README.md")
+    parser.add_argument("--fit", choices=("stretch", "letterbox"), default="stretch")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    recognizer = EmotionRecognizer(args.weights)
+    recognizer = EmotionRecognizer(args.weights, detector=FaceDetector(landmarks=5))  # as analyze_video
     recognizer.classify(np.zeros((1, 48, 48), np.uint8))  # warm-up (and the one-off ONNX export)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in sorted((args.shared / "media" / "videos").glob("*.mp4")):
             for size in ((640, 480), (1280, 720)):
-                path = make_clip(clip, Path(tmp) / f"{clip.stem}-{size[0]}x{size[1]}.mp4", size)
+                path = make_clip(clip, Path(tmp) / f"{clip.stem}-{size[0]}x{size[1]}.mp4", size, args.fit)
+                if not results:  # warm-up: first calls into OpenCV DNN and ONNX Runtime allocate
+                    analyze_video(path, weights=args.weights, progress=False, recognizer=recognizer)
                 start = time.perf_counter()
                 timeline = analyze_video(path, weights=args.weights, progress=False, recognizer=recognizer)
-                row = {"clip": clip.name, "size": f"{size[0]}x{size[1]}", "frames": len(timeline.rows),
+                row = {"clip": clip.name, "size": f"{size[0]}x{size[1]}", "fit": args.fit, "frames": len(timeline.rows),
                        "decode_fps": round(decode_fps(path), 1),
                        "file_mode_fps": round(len(timeline.rows) / (time.perf_counter() - start), 1),
                        "breakdown_ms": stage_breakdown(path, recognizer), "live": live_latency(path, recognizer)}
