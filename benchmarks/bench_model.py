@@ -1,0 +1,59 @@
+"""Model cost: parameters, size, FLOPs per face and CPU latency per face (ONNX Runtime and PyTorch).
+
+    python benchmarks/bench_model.py --weights msfernet-fer2013-7 --out docs/results/model_cost.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from rtfer.runtime.engine import load_engine
+from rtfer.runtime.weights import load_model, resolve_weights
+
+
+def per_face_ms(predict, faces: np.ndarray, repeats: int = 20) -> float:
+    predict(faces)
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            predict(faces)
+        best = min(best, (time.perf_counter() - start) / repeats / len(faces) * 1000)
+    return round(best, 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--weights", default="msfernet-fer2013-7")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    model, meta = load_model(args.weights)
+    size = meta.input_size
+    with FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, meta.in_chans, size, size))
+    result = {
+        "weights": str(args.weights), "model": meta.model, "threads": torch.get_num_threads(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "gflops_per_face": round(counter.get_total_flops() / 1e9, 4),
+        "file_mb": round(resolve_weights(args.weights).stat().st_size / 1e6, 2),
+        "fp32_mb": round(sum(p.numel() for p in model.state_dict().values()) * 4 / 1e6, 2),
+    }
+    faces = np.random.default_rng(0).integers(0, 256, (64, size, size), dtype=np.uint8)
+    for backend in ("onnx", "torch"):
+        engine = load_engine(args.weights, backend)
+        result[f"{backend}_ms_per_face_batch1"] = per_face_ms(engine.predict, faces[:1], repeats=100)
+        result[f"{backend}_ms_per_face_batch64"] = per_face_ms(engine.predict, faces)
+    print(json.dumps(result, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The RT-FER web app: FastAPI server, live WebSocket sessions and SQLite storage."""

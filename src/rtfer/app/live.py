@@ -1,0 +1,92 @@
+"""One live session: frames in, per-frame emotion results out (tracking, smoothing, online change points)."""
+
+from __future__ import annotations
+
+import struct
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from rtfer.faces import FaceTracker, pick_subject
+from rtfer.runtime.recognizer import EmotionRecognizer
+from rtfer.taxonomy import valence
+from rtfer.video.changes import OnlineChangeDetector
+from rtfer.video.smoothing import ProbabilitySmoother
+
+#: Largest frame accepted over the WebSocket (the page sends about 640x480 JPEG, ~30-60 kB).
+MAX_FRAME_BYTES = 2 * 1024 * 1024
+MAX_FRAME_PIXELS = 1920 * 1080
+
+
+class FrameError(ValueError):
+    """A malformed frame message; the client gets the message back, the session goes on."""
+
+
+def decode_frame_message(message: bytes) -> tuple[float, np.ndarray]:
+    """A binary frame message: 8 bytes little-endian float64 time (s since session start), then a JPEG/PNG."""
+    if len(message) > MAX_FRAME_BYTES:
+        raise FrameError(f"frame larger than {MAX_FRAME_BYTES // 1024} kB")
+    if len(message) < 16:
+        raise FrameError("a frame message is an 8-byte time followed by an image")
+    (time_s,) = struct.unpack("<d", message[:8])
+    if not np.isfinite(time_s) or time_s < 0:
+        raise FrameError("frame time must be a finite number of seconds >= 0")
+    image = cv2.imdecode(np.frombuffer(message[8:], dtype=np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FrameError("frame is not a decodable image")
+    if image.shape[0] * image.shape[1] > MAX_FRAME_PIXELS:
+        raise FrameError("frame too large; send at most 1920x1080")
+    return time_s, image
+
+
+@dataclass
+class LiveSession:
+    """State of one live session. ``process`` is called from a worker thread, one frame at a time."""
+
+    recognizer: EmotionRecognizer
+    model_lock: threading.Lock
+    track_id: int | None = None
+    seq: int = 0
+    tracker: FaceTracker = field(init=False)
+    smoother: ProbabilitySmoother = field(default_factory=ProbabilitySmoother)
+    changes: OnlineChangeDetector = field(default_factory=OnlineChangeDetector)
+
+    def __post_init__(self) -> None:
+        self.tracker = FaceTracker(self.recognizer.detector, detect_every=3)
+
+    def process(self, time_s: float, frame: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Returns (the reply for the page, the timeline record to store)."""
+        labels = self.recognizer.labels
+        with self.model_lock:  # the face models are not thread-safe; ONNX Runtime is, but keep it simple
+            faces = self.tracker.update(frame)
+            crops = [self.recognizer.crop(frame, face) for face in faces]
+            probs = self.recognizer.classify(crops) if crops else np.zeros((0, len(labels)))
+        results = self.recognizer.results(faces, probs)
+        subject_face = pick_subject(faces, self.track_id) if faces else None
+        subject = next((r for r in results if r.face is subject_face), None)
+        smooth = self.smoother.update(time_s, np.array(list(subject.probabilities.values())) if subject else None)
+        valence_smooth = float(valence(smooth, labels)) if smooth is not None else None
+        label = labels[int(np.argmax(smooth))] if smooth is not None and subject else ""
+        change = self.changes.update(time_s, valence_smooth, label, self.seq)
+        reply = {
+            "type": "result", "seq": self.seq, "time_s": time_s,
+            "frame_size": [int(frame.shape[1]), int(frame.shape[0])],
+            "faces": [r.to_dict() for r in results],
+            "subject": subject.face.track_id if subject else None,
+            "label": label or None,
+            "valence": round(subject.valence, 4) if subject else None,
+            "valence_smooth": None if valence_smooth is None else round(valence_smooth, 4),
+            "change": change.to_dict() if change else None,
+        }
+        record: dict[str, Any] = {"frame": self.seq, "time_s": round(time_s, 4), "face_found": int(subject is not None),
+                                  "track_id": subject.face.track_id if subject else None}
+        box = subject.face.box if subject else (None,) * 4
+        record.update(zip("xywh", box, strict=True))
+        for name in labels:
+            record[f"p_{name}"] = round(subject.probabilities[name], 5) if subject else None
+        record.update(label=label or None, valence=reply["valence"], valence_smooth=reply["valence_smooth"])
+        self.seq += 1
+        return reply, record

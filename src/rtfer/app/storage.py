@@ -1,0 +1,155 @@
+"""Sessions, notes and result files: one SQLite database and one folder per session under the data dir.
+
+Session ids are random hex strings made here; user-supplied names are only ever stored as text, never
+used in a path. Deleting a session removes its row, its notes and its whole folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,            -- live | upload
+    status TEXT NOT NULL,          -- live | stopped | queued | processing | done | failed
+    model TEXT NOT NULL,
+    created REAL NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    video_name TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS notes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    time_s REAL NOT NULL,
+    text TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS frames (
+    session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    time_s REAL NOT NULL,
+    record TEXT NOT NULL,          -- one timeline.csv row as JSON
+    PRIMARY KEY (session_id, seq)
+);
+"""
+
+
+@dataclass
+class Session:
+    id: str
+    name: str
+    kind: str
+    status: str
+    model: str
+    created: float
+    progress: float = 0.0
+    error: str = ""
+    video_name: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Storage:
+    """Thread-safe access to the database and the session folders."""
+
+    def __init__(self, data_dir: str | Path):
+        self.root = Path(data_dir)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "sessions").mkdir(exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.root / "rtfer.sqlite3", check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def folder(self, session_id: str) -> Path:
+        """The session's folder; ids are validated hex, so this never leaves the data dir."""
+        if not (len(session_id) == 32 and all(c in "0123456789abcdef" for c in session_id)):
+            raise KeyError(session_id)
+        return self.root / "sessions" / session_id
+
+    # -- sessions ------------------------------------------------------------------------------------
+    def create(self, name: str, kind: str, model: str, status: str) -> Session:
+        session = Session(uuid.uuid4().hex, name, kind, status, model, time.time())
+        self.folder(session.id).mkdir(parents=True)
+        with self._lock, self._db:
+            self._db.execute("INSERT INTO sessions (id, name, kind, status, model, created) VALUES (?,?,?,?,?,?)",
+                             (session.id, name, kind, status, model, session.created))
+        return session
+
+    def get(self, session_id: str) -> Session:
+        self.folder(session_id)
+        with self._lock:
+            row = self._db.execute("SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise KeyError(session_id)
+        return Session(**dict(row))
+
+    def list(self) -> list[Session]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM sessions ORDER BY created DESC").fetchall()
+        return [Session(**dict(row)) for row in rows]
+
+    def update(self, session_id: str, **fields: Any) -> Session:
+        allowed = {"name", "status", "progress", "error", "video_name", "model"}
+        if not fields or set(fields) - allowed:
+            raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
+        self.get(session_id)
+        assignments = ", ".join(f"{key} = ?" for key in fields)
+        with self._lock, self._db:
+            self._db.execute(f"UPDATE sessions SET {assignments} WHERE id = ?", (*fields.values(), session_id))
+        return self.get(session_id)
+
+    def delete(self, session_id: str) -> None:
+        folder = self.folder(session_id)
+        self.get(session_id)
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+        shutil.rmtree(folder, ignore_errors=True)
+
+    # -- notes ---------------------------------------------------------------------------------------
+    def add_note(self, session_id: str, time_s: float, text: str) -> dict[str, Any]:
+        self.get(session_id)
+        created = time.time()
+        with self._lock, self._db:
+            cursor = self._db.execute("INSERT INTO notes (session_id, time_s, text, created) VALUES (?,?,?,?)",
+                                      (session_id, time_s, text, created))
+        return {"id": cursor.lastrowid, "time_s": time_s, "text": text, "created": created}
+
+    def notes(self, session_id: str) -> list[dict[str, Any]]:
+        self.get(session_id)
+        with self._lock:
+            rows = self._db.execute("SELECT id, time_s, text, created FROM notes WHERE session_id = ? "
+                                    "ORDER BY time_s, id", (session_id,)).fetchall()
+        return [dict(row) for row in rows]
+
+    # -- live frames ---------------------------------------------------------------------------------
+    def add_frames(self, session_id: str, records: list[dict[str, Any]]) -> None:
+        """Append live results (not images: live frames are never stored) to the session."""
+        with self._lock, self._db:
+            start = self._db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM frames WHERE session_id = ?",
+                                     (session_id,)).fetchone()[0]
+            self._db.executemany("INSERT INTO frames (session_id, seq, time_s, record) VALUES (?,?,?,?)",
+                                 [(session_id, start + i, r["time_s"], json.dumps(r)) for i, r in enumerate(records)])
+
+    def frames(self, session_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM frames WHERE session_id = ? ORDER BY seq",
+                                    (session_id,)).fetchall()
+        return [json.loads(row[0]) for row in rows]

@@ -1,0 +1,196 @@
+"""The web app's API: every endpoint, with good and bad input (malformed, oversized, unknown, path-like)."""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import SHARED, needs_shared
+from fastapi.testclient import TestClient
+
+from rtfer.app.server import create_app
+from rtfer.models import create_model
+from rtfer.runtime.weights import WeightsMeta, save_weights
+from rtfer.taxonomy import FER7
+
+TINY = {"widths": [8, 8, 16, 32], "head_hidden": 0}
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    meta = WeightsMeta(model="msfernet", config={"num_classes": 7, **TINY}, labels=list(FER7.labels),
+                       input_size=48, scheme="fer7")
+    return save_weights(path, create_model("msfernet", num_classes=7, **TINY).eval(), meta)
+
+
+@pytest.fixture
+def client(weights, tmp_path):
+    app = create_app(tmp_path / "data", weights=str(weights), max_upload_mb=1)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def frame_message(time_s: float, image: np.ndarray) -> bytes:
+    ok, jpeg = cv2.imencode(".jpg", image)
+    assert ok
+    return struct.pack("<d", time_s) + jpeg.tobytes()
+
+
+def small_video(path: Path, frames: int = 20) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (160, 120))
+    for _ in range(frames):
+        writer.write(np.full((120, 160, 3), 90, np.uint8))
+    writer.release()
+    return path
+
+
+def test_health(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["labels"] == list(FER7.labels)
+
+
+def test_session_lifecycle(client, tmp_path):
+    created = client.post("/api/sessions", json={"name": "Client A, 3rd session"})
+    assert created.status_code == 201
+    sid = created.json()["id"]
+    assert [s["id"] for s in client.get("/api/sessions").json()] == [sid]
+    assert client.patch(f"/api/sessions/{sid}", json={"name": "renamed"}).json()["name"] == "renamed"
+    note = client.post(f"/api/sessions/{sid}/notes", json={"time_s": 12.5, "text": "talks about work"})
+    assert note.status_code == 201
+    assert client.get(f"/api/sessions/{sid}").json()["notes"][0]["text"] == "talks about work"
+    folder = tmp_path / "data" / "sessions" / sid
+    assert folder.is_dir()
+    assert client.delete(f"/api/sessions/{sid}").status_code == 204
+    assert not folder.exists()
+    assert client.get(f"/api/sessions/{sid}").status_code == 404
+
+
+@pytest.mark.parametrize("session_id", ["0" * 32, "nope", "..", "..%2F..%2Fetc", "a" * 31 + "/"])
+def test_unknown_or_path_like_ids_are_404(client, session_id):
+    for method, url in (("get", ""), ("delete", ""), ("get", "/timeline.csv"), ("get", "/video")):
+        assert client.request(method, f"/api/sessions/{session_id}{url}").status_code in (404, 405)
+
+
+def test_path_like_names_are_only_text(client, tmp_path):
+    sid = client.post("/api/sessions", json={"name": "../../etc/passwd"}).json()["id"]
+    assert client.get(f"/api/sessions/{sid}").json()["name"] == "../../etc/passwd"
+    assert sorted(p.name for p in (tmp_path / "data" / "sessions").iterdir()) == [sid]
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"{not json", 422), (b'{"name": ""}', 422), (b'{"name": 5}', 422), (b'[1, 2]', 422),
+    (b'{"name": "' + b"x" * 70_000 + b'"}', 413)])
+def test_malformed_or_oversized_json(client, body, status):
+    response = client.post("/api/sessions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status
+
+
+def test_bad_notes(client):
+    sid = client.post("/api/sessions", json={}).json()["id"]
+    assert client.post(f"/api/sessions/{sid}/notes", json={"time_s": -1, "text": "x"}).status_code == 422
+    assert client.post(f"/api/sessions/{sid}/notes", json={"time_s": 1, "text": ""}).status_code == 422
+    assert client.post(f"/api/sessions/{'0' * 32}/notes", json={"time_s": 1, "text": "x"}).status_code == 404
+
+
+def test_upload_checks_type_by_content(client):
+    response = client.post("/api/uploads", files={"file": ("clip.mp4", b"just text, not a video" * 10, "video/mp4")})
+    assert response.status_code == 415
+    assert client.get("/api/sessions").json() == []
+
+
+def test_upload_size_limit(client):
+    oversized = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * (2 * 1024 * 1024)
+    response = client.post("/api/uploads", files={"file": ("big.mp4", oversized, "video/mp4")})
+    assert response.status_code == 413
+    assert client.get("/api/sessions").json() == []
+
+
+def wait_for(client, sid, timeout=60.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        session = client.get(f"/api/sessions/{sid}").json()
+        if session["status"] in ("done", "failed"):
+            return session
+        time.sleep(0.2)
+    raise AssertionError("analysis did not finish")
+
+
+def test_upload_is_analysed_in_the_background(client, tmp_path):
+    video = small_video(tmp_path / "room.mp4")
+    response = client.post("/api/uploads", files={"file": ("../../room.mp4", video.read_bytes(), "video/mp4")})
+    assert response.status_code == 202
+    sid = response.json()["id"]
+    session = wait_for(client, sid)
+    assert session["status"] == "done" and session["video_name"] == "../../room.mp4"
+    csv_text = client.get(f"/api/sessions/{sid}/timeline.csv").text
+    assert len(csv_text.strip().splitlines()) == 21
+    summary = client.get(f"/api/sessions/{sid}/summary.json").json()
+    assert summary["frames_processed"] == 20 and summary["session"]["id"] == sid
+    ranged = client.get(f"/api/sessions/{sid}/video", headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100
+
+
+def test_corrupt_upload_fails_cleanly(client):
+    response = client.post("/api/uploads",
+                           files={"file": ("x.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 5000, "video/mp4")})
+    session = wait_for(client, response.json()["id"])
+    assert session["status"] == "failed" and "not a readable video" in session["error"]
+
+
+def test_live_websocket_protocol(client):
+    sid = client.post("/api/sessions", json={"name": "live"}).json()["id"]
+    with client.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+        ws.send_bytes(b"short")
+        assert ws.receive_json()["type"] == "error"
+        ws.send_bytes(struct.pack("<d", 1.0) + b"not an image at all")
+        assert "not a decodable image" in ws.receive_json()["detail"]
+        ws.send_text("{broken")
+        assert ws.receive_json()["type"] == "error"
+        ws.send_text('{"type": "select", "track_id": 2}')
+        assert ws.receive_json() == {"type": "selected", "track_id": 2}
+        ws.send_text('{"type": "select", "track_id": null}')
+        ws.receive_json()
+        for i in range(3):
+            ws.send_bytes(frame_message(i * 0.1, np.full((120, 160, 3), 90, np.uint8)))
+            reply = ws.receive_json()
+            assert reply["type"] == "result" and reply["seq"] == i and reply["faces"] == []
+    rows = client.get(f"/api/sessions/{sid}/timeline.csv").text.strip().splitlines()
+    assert len(rows) == 4 and rows[1].split(",")[2] == "0"  # face_found = 0, nothing invented
+
+
+@needs_shared("media", "videos")
+def test_live_websocket_with_a_real_face(client):
+    capture = cv2.VideoCapture(str(SHARED / "media/videos/liveportrait_driving_d0.mp4"))
+    sid = client.post("/api/sessions", json={"name": "live"}).json()["id"]
+    with client.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+        for i in range(10):
+            _, frame = capture.read()
+            ws.send_bytes(frame_message(i / 25, frame))
+            reply = ws.receive_json()
+    assert len(reply["faces"]) == 1 and -1 <= reply["valence_smooth"] <= 1 and reply["label"] in FER7.labels
+    summary = client.get(f"/api/sessions/{sid}/summary.json").json()
+    assert summary["frames_with_face"] == 10
+
+
+def test_websocket_rejects_unknown_and_stopped_sessions(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"/api/sessions/{'0' * 32}/live") as ws:
+        ws.receive_json()
+    sid = client.post("/api/sessions", json={}).json()["id"]
+    client.post(f"/api/sessions/{sid}/stop")
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+        ws.receive_json()
+
+
+def test_token_is_required_when_set(weights, tmp_path):
+    app = create_app(tmp_path / "data", weights=str(weights), token="s3cret")
+    with TestClient(app) as client:
+        assert client.get("/api/sessions").status_code == 401
+        assert client.get("/api/sessions", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert client.get("/api/sessions?token=s3cret").status_code == 200
