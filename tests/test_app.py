@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED, needs_shared
 from fastapi.testclient import TestClient
 
+from conftest import SHARED, needs_shared
 from rtfer.app.server import create_app
 from rtfer.models import create_model
 from rtfer.runtime.weights import WeightsMeta, save_weights
