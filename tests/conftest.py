@@ -61,3 +61,19 @@ def _isolated_cache(_session_cache, monkeypatch):
 def tiny_tree(tmp_path: Path) -> Path:
     """Four FER2013 classes, 40 faces each."""
     return write_tree(tmp_path / "faces", {"angry": 40, "happy": 40, "sad": 40, "surprise": 40})
+
+
+TINY = {"widths": [8, 8, 16, 32], "head_hidden": 0}
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """Tiny random FER2013-scheme weights, for tests of plumbing rather than accuracy."""
+    from rtfer.models import create_model
+    from rtfer.runtime.weights import WeightsMeta, save_weights
+    from rtfer.taxonomy import FER7
+
+    meta = WeightsMeta(model="msfernet", config={"num_classes": 7, **TINY}, labels=list(FER7.labels),
+                       input_size=48, scheme="fer7", mean=0.5, std=0.25)
+    model = create_model("msfernet", num_classes=7, **TINY).eval()
+    return save_weights(tmp_path_factory.mktemp("weights") / "tiny.safetensors", model, meta)

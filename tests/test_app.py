@@ -13,19 +13,7 @@ from fastapi.testclient import TestClient
 
 from conftest import SHARED, needs_shared
 from rtfer.app.server import create_app
-from rtfer.models import create_model
-from rtfer.runtime.weights import WeightsMeta, save_weights
 from rtfer.taxonomy import FER7
-
-TINY = {"widths": [8, 8, 16, 32], "head_hidden": 0}
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
-    meta = WeightsMeta(model="msfernet", config={"num_classes": 7, **TINY}, labels=list(FER7.labels),
-                       input_size=48, scheme="fer7")
-    return save_weights(path, create_model("msfernet", num_classes=7, **TINY).eval(), meta)
 
 
 @pytest.fixture

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_shared, write_tree
+from conftest import TINY, needs_shared, write_tree
 from rtfer.models import create_model
 from rtfer.runtime.weights import WeightsMeta, save_weights
 from rtfer.taxonomy import FER7
-
-TINY = {"widths": [8, 8, 16, 32], "head_hidden": 0}
 
 
 def rtfer(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -29,13 +27,6 @@ def assert_clean_error(result: subprocess.CompletedProcess, message: str) -> Non
     assert message in result.stderr, result.stderr
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
-    model = create_model("msfernet", num_classes=7, **TINY)
-    meta = WeightsMeta(model="msfernet", config={"num_classes": 7, **TINY}, labels=list(FER7.labels),
-                       input_size=48, scheme="fer7")
-    return save_weights(path, model, meta)
 
 
 @pytest.mark.parametrize("command", ["train", "cv", "evaluate", "models"])

@@ -16,23 +16,14 @@ import pytest
 
 from conftest import SHARED, needs_shared
 from rtfer.errors import DataError
-from rtfer.models import create_model
 from rtfer.runtime.engine import OnnxEngine, TorchEngine, export_onnx
-from rtfer.runtime.weights import WeightsMeta, save_weights
 from rtfer.taxonomy import FER7
 from rtfer.video import OneEuroFilter, OnlineChangeDetector, ProbabilitySmoother, VideoSource, analyze_video
 from rtfer.video.changes import offline_change_points
 
 CLIP = SHARED / "media" / "videos" / "liveportrait_driving_d0.mp4"
-TINY = {"widths": [8, 8, 16, 32], "head_hidden": 0}
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
-    meta = WeightsMeta(model="msfernet", config={"num_classes": 7, **TINY}, labels=list(FER7.labels),
-                       input_size=48, scheme="fer7", mean=0.5, std=0.25)
-    return save_weights(path, create_model("msfernet", num_classes=7, **TINY).eval(), meta)
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:

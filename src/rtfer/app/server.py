@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +24,7 @@ from rtfer.app.live import FrameError, LiveSession, decode_frame_message
 from rtfer.app.storage import Session, Storage
 from rtfer.errors import RtferError
 from rtfer.faces import Face
+from rtfer.report.palette import EMOTION_COLORS
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.video.changes import offline_change_points
@@ -114,7 +116,8 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
 
     @app.get("/api/health", dependencies=auth)
     def health() -> dict[str, Any]:
-        return {"status": "ok", "model": model_name, "labels": list(recognizer.labels)}
+        return {"status": "ok", "model": model_name, "labels": list(recognizer.labels),
+                "colors": {name: EMOTION_COLORS[name] for name in recognizer.labels}}
 
     @app.get("/api/sessions", dependencies=auth)
     def list_sessions() -> list[dict[str, Any]]:
@@ -290,4 +293,6 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         state.track_id = track
         return {"type": "selected", "track_id": track}
 
+    # the page last, so /api routes win; html=True serves index.html at /
+    app.mount("/", StaticFiles(directory=Path(__file__).parent / "static", html=True), name="page")
     return app
