@@ -119,6 +119,12 @@ def test_upload_is_analysed_in_the_background(client, tmp_path):
     assert len(csv_text.strip().splitlines()) == 21
     summary = client.get(f"/api/sessions/{sid}/summary.json").json()
     assert summary["frames_processed"] == 20 and summary["session"]["id"] == sid
+    client.post(f"/api/sessions/{sid}/notes", json={"time_s": 0.5, "text": "<b>tense</b> at the start"})
+    report = client.get(f"/api/sessions/{sid}/report.html")
+    assert report.status_code == 200 and "not a diagnosis" in report.text
+    assert "&lt;b&gt;tense&lt;/b&gt;" in report.text and "data:image/png;base64," in report.text
+    pdf = client.get(f"/api/sessions/{sid}/report.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     ranged = client.get(f"/api/sessions/{sid}/video", headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100
 
@@ -149,6 +155,7 @@ def test_live_websocket_protocol(client):
             assert reply["type"] == "result" and reply["seq"] == i and reply["faces"] == []
     rows = client.get(f"/api/sessions/{sid}/timeline.csv").text.strip().splitlines()
     assert len(rows) == 4 and rows[1].split(",")[2] == "0"  # face_found = 0, nothing invented
+    assert client.get(f"/api/sessions/{sid}/report.pdf").content.startswith(b"%PDF")
 
 
 @needs_shared("media", "videos")

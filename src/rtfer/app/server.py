@@ -172,15 +172,48 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
     @app.get("/api/sessions/{session_id}/summary.json", dependencies=auth)
     def summary_json(session_id: str) -> Response:
         session = session_or_404(session_id)
+        summary = session_summary(session)
+        return JSONResponse({**summary, "session": session.to_dict(), "notes": storage.notes(session_id)})
+
+    def session_summary(session: Session) -> dict[str, Any]:
         if session.kind == "live":
-            summary = session_timeline(session).summary()
-        elif session.status == "done":
+            return session_timeline(session).summary()
+        if session.status == "done":
             import json
 
-            summary = json.loads((storage.folder(session_id) / "summary.json").read_text())
-        else:
-            raise HTTPException(409, f"analysis is {session.status}")
-        return JSONResponse({**summary, "session": session.to_dict(), "notes": storage.notes(session_id)})
+            return json.loads((storage.folder(session.id) / "summary.json").read_text())
+        raise HTTPException(409, f"analysis is {session.status}")
+
+    def report_plot(session: Session) -> Path:
+        path = storage.folder(session.id) / "timeline.png"
+        if session.kind == "live":
+            from rtfer.report.timeline_plot import plot_timeline
+
+            timeline = session_timeline(session)
+            if not timeline.rows:
+                raise HTTPException(409, "this session has no frames yet")
+            plot_timeline(timeline, path)
+        return path
+
+    @app.get("/api/sessions/{session_id}/report.html", dependencies=auth)
+    def report_as_html(session_id: str) -> Response:
+        from rtfer.report.session_report import report_html
+
+        session = session_or_404(session_id)
+        summary = session_summary(session)
+        page = report_html(session.name, summary, storage.notes(session_id), report_plot(session))
+        return Response(page, media_type="text/html",
+                        headers={"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-report.html"'})
+
+    @app.get("/api/sessions/{session_id}/report.pdf", dependencies=auth)
+    def report_as_pdf(session_id: str) -> Response:
+        from rtfer.report.session_report import report_pdf
+
+        session = session_or_404(session_id)
+        summary = session_summary(session)
+        document = report_pdf(session.name, summary, storage.notes(session_id), report_plot(session))
+        return Response(document, media_type="application/pdf",
+                        headers={"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-report.pdf"'})
 
     @app.get("/api/sessions/{session_id}/video", dependencies=auth)
     def video(session_id: str) -> FileResponse:

@@ -56,6 +56,8 @@ function showWorkspace(session) {
   $("workspace-title").textContent = session.name;
   $("download-csv").href = withToken(`/api/sessions/${session.id}/timeline.csv`);
   $("download-json").href = withToken(`/api/sessions/${session.id}/summary.json`);
+  $("download-html").href = withToken(`/api/sessions/${session.id}/report.html`);
+  $("download-pdf").href = withToken(`/api/sessions/${session.id}/report.pdf`);
   $("pause").hidden = $("stop").hidden = session.kind !== "live" || session.status !== "live";
   renderNotes(); renderChanges(); drawChart();
 }

@@ -1,0 +1,116 @@
+"""Session reports (HTML and PDF): timeline plot, share of time per emotion, change points, notes, model.
+
+Both are self-contained (the plot is embedded), so a report can be filed or sent without the app.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.backends.backend_pdf import PdfPages
+
+from rtfer.report.palette import EMOTION_COLORS
+
+DISCLAIMER = ("rtfer estimates facial expressions from video. Its output is decision support for a trained "
+              "professional, not a diagnosis: expressions are not feelings, models trained on posed or web "
+              "images err on spontaneous expressions, lighting, head pose and faces under-represented in the "
+              "training data, and a session's context matters more than any score.")
+
+
+def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
+    shares = sorted(summary["share_of_time"].items(), key=lambda item: -item[1])
+    valence = summary.get("valence_smooth") or {}
+    return {
+        "overview": [
+            ["source", str(summary["source"].get("path", ""))],
+            ["model", str(summary.get("model", ""))],
+            ["frames analysed", f"{summary['frames_processed']} ({summary['frames_with_face']} with a face)"],
+            ["duration", f"{summary['source'].get('duration_s') or 0:.1f} s"],
+            ["mean valence (smoothed)", "-" if valence.get("mean") is None else f"{valence['mean']:+.2f}"],
+            ["range", "-" if valence.get("min") is None else f"{valence['min']:+.2f} to {valence['max']:+.2f}"],
+        ],
+        "shares": [[name, f"{100 * share:.1f}%"] for name, share in shares if share > 0],
+        "changes": [[f"{c['time_s']:.1f} s", f"{c['from']} → {c['to']}",
+                     f"{c['valence_before']:+.2f} → {c['valence_after']:+.2f}"] for c in summary["change_points"]],
+        "notes": [[f"{n['time_s']:.1f} s", n["text"]] for n in notes],
+    }
+
+
+def _table(rows: list[list[str]], header: list[str] | None = None) -> str:
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>" if rows else "<p>none</p>"
+
+
+def report_html(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None) -> str:
+    rows = _rows(summary, notes)
+    image = ""
+    if plot_png is not None and plot_png.is_file():
+        encoded = base64.b64encode(plot_png.read_bytes()).decode()
+        image = f'<img alt="valence over time" src="data:image/png;base64,{encoded}">'
+    shares = "".join(
+        f'<div class="share"><span>{html.escape(name)}</span><span class="bar" style="width:{value};'
+        f'background:{EMOTION_COLORS.get(name, "#999")}"></span><span>{value}</span></div>'
+        for name, value in rows["shares"])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}: rtfer session report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; color: #1d1d1f; }}
+table {{ border-collapse: collapse; margin: 0.5rem 0 1.5rem; }}
+td, th {{ border: 1px solid #ccc; padding: 0.3rem 0.6rem; }}
+img {{ max-width: 100%; }} .share {{ display: grid; grid-template-columns: 6rem 1fr 4rem; gap: .5rem; }}
+.bar {{ height: 1rem; display: inline-block; }} .disclaimer {{ border-left: 4px solid #E69F00; padding: .5rem 1rem; }}
+</style></head><body>
+<h1>{html.escape(title)}</h1>
+<p>Report made {time.strftime("%Y-%m-%d %H:%M")} by rtfer.</p>
+<p class="disclaimer">{html.escape(DISCLAIMER)}</p>
+<h2>Overview</h2>{_table(rows["overview"])}
+<h2>Valence over time</h2>{image}
+<h2>Share of time per emotion</h2>{shares or "<p>no face was seen</p>"}
+<h2>Emotional changes</h2>{_table(rows["changes"], ["time", "emotion", "valence"])}
+<h2>Notes</h2>{_table(rows["notes"], ["time", "note"])}
+</body></html>
+"""
+
+
+def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None) -> bytes:
+    rows = _rows(summary, notes)
+    buffer = io.BytesIO()
+    with PdfPages(buffer) as pdf:
+        fig = plt.figure(figsize=(8.27, 11.69))  # A4
+        fig.text(0.07, 0.96, title, fontsize=16, weight="bold", va="top")
+        fig.text(0.07, 0.93, f"rtfer session report, {time.strftime('%Y-%m-%d %H:%M')}", fontsize=9, va="top")
+        fig.text(0.07, 0.91, DISCLAIMER, fontsize=8, va="top", wrap=True, color="#7a4b00")
+        y = 0.83
+        for label, value in rows["overview"]:
+            fig.text(0.07, y, f"{label}: {value}", fontsize=9)
+            y -= 0.018
+        if plot_png is not None and plot_png.is_file():
+            axis = fig.add_axes((0.05, y - 0.27, 0.9, 0.26))
+            axis.imshow(plt.imread(plot_png))
+            axis.axis("off")
+            y -= 0.29
+        for heading, table in (("Share of time", rows["shares"]), ("Emotional changes", rows["changes"]),
+                               ("Notes", rows["notes"])):
+            fig.text(0.07, y, heading, fontsize=11, weight="bold")
+            y -= 0.02
+            for row in table or [["none"]]:
+                if y < 0.04:
+                    pdf.savefig(fig)
+                    plt.close(fig)
+                    fig, y = plt.figure(figsize=(8.27, 11.69)), 0.95
+                fig.text(0.09, y, "   ".join(row)[:120], fontsize=9)
+                y -= 0.017
+            y -= 0.01
+        pdf.savefig(fig)
+        plt.close(fig)
+    return buffer.getvalue()
