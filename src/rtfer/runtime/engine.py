@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -102,8 +103,10 @@ def export_onnx(weights: str | Path, out: str | Path) -> Path:
     for name in ("onnx_ir", "onnxscript", "torch.onnx"):  # the exporter narrates every pass at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
-        program = torch.onnx.export(model, (example,), input_names=["faces"], output_names=["logits"],
-                                    dynamic_shapes=({0: batch},), dynamo=True, verbose=False)
+        with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's concern
+            warnings.simplefilter("ignore", FutureWarning)
+            program = torch.onnx.export(model, (example,), input_names=["faces"], output_names=["logits"],
+                                        dynamic_shapes=({0: batch},), dynamo=True, verbose=False)
         program.save(str(tmp), external_data=False)
     except ImportError as exc:
         raise RtferError(f"ONNX export needs the onnx and onnxscript packages ({exc})") from None
