@@ -125,6 +125,7 @@ def test_upload_is_analysed_in_the_background(client, tmp_path):
     assert "&lt;b&gt;tense&lt;/b&gt;" in report.text and "data:image/png;base64," in report.text
     pdf = client.get(f"/api/sessions/{sid}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert client.get(f"/api/sessions/{sid}/report.exe").status_code == 422
     ranged = client.get(f"/api/sessions/{sid}/video", headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100
 

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
@@ -195,25 +195,15 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
             plot_timeline(timeline, path)
         return path
 
-    @app.get("/api/sessions/{session_id}/report.html", dependencies=auth)
-    def report_as_html(session_id: str) -> Response:
-        from rtfer.report.session_report import report_html
+    @app.get("/api/sessions/{session_id}/report.{form}", dependencies=auth)
+    def report(session_id: str, form: Literal["html", "pdf"]) -> Response:
+        from rtfer.report.session_report import report_html, report_pdf
 
         session = session_or_404(session_id)
-        summary = session_summary(session)
-        page = report_html(session.name, summary, storage.notes(session_id), report_plot(session))
-        return Response(page, media_type="text/html",
-                        headers={"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-report.html"'})
-
-    @app.get("/api/sessions/{session_id}/report.pdf", dependencies=auth)
-    def report_as_pdf(session_id: str) -> Response:
-        from rtfer.report.session_report import report_pdf
-
-        session = session_or_404(session_id)
-        summary = session_summary(session)
-        document = report_pdf(session.name, summary, storage.notes(session_id), report_plot(session))
-        return Response(document, media_type="application/pdf",
-                        headers={"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-report.pdf"'})
+        make = report_html if form == "html" else report_pdf
+        content = make(session.name, session_summary(session), storage.notes(session_id), report_plot(session))
+        return Response(content, media_type="text/html" if form == "html" else "application/pdf",
+                        headers={"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-report.{form}"'})
 
     @app.get("/api/sessions/{session_id}/video", dependencies=auth)
     def video(session_id: str) -> FileResponse:
