@@ -175,7 +175,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from rtfer.train.trainer import Trainer
 
     config = _train_config(args)
-    train = _subset(_load_training_data(args.data, config.model, args.labels), args.subset, args.seed)
+    if args.resume:  # the data are prepared as the run started: same label set and subset
+        from rtfer.train.checkpoint import load_checkpoint_state
+
+        saved = load_checkpoint_state(args.out).get("data", {})
+        args.labels, args.subset = saved.get("labels", args.labels), saved.get("subset", args.subset)
+    train = _subset(_load_training_data(args.data, config.model, args.labels), args.subset, config.seed)
     val = _load_training_data(args.val, config.model, args.labels) if args.val else None
     if val is not None and val.scheme != train.scheme:
         from rtfer.data.labels import to_scheme

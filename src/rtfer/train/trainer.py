@@ -259,9 +259,13 @@ class Trainer:
 
     def _resume(self) -> None:
         tensors, state = load_checkpoint(self.run_dir)
-        for prefix, module in self._modules().items():
-            module.load_state_dict(module_state(tensors, prefix))
-        self.optimizer.load_state_dict(unflatten_optimizer(tensors, state["optimizer"]))
+        try:
+            for prefix, module in self._modules().items():
+                module.load_state_dict(module_state(tensors, prefix))
+            self.optimizer.load_state_dict(unflatten_optimizer(tensors, state["optimizer"]))
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise RtferError(f"the checkpoint in {self.run_dir} does not fit this model or data: "
+                             f"{str(exc)[:200]}") from None
         torch.set_rng_state(tensors["rng.torch"])
         self.start_epoch = state["epoch"]
         self.history = state["history"]
