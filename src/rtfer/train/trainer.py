@@ -2,7 +2,7 @@
 
 Modes (``TrainConfig.supcon``):
 
-* ``off``: cross-entropy on one augmented view.
+* ``off`` (default, chosen by the ablation in docs/training.md): cross-entropy on one augmented view.
 * ``joint``: two augmented views per face; CE on both plus ``supcon_weight`` x SupCon on the
   projected embeddings (one backward pass, same encoder).
 * ``two-stage``: SupCon alone for ``pretrain_epochs`` (encoder + projection head), then CE
