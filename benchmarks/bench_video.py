@@ -28,19 +28,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from bench_detectors import letterbox
 
 from rtfer.faces import FaceDetector, FaceTracker, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.video import VideoSource, analyze_video
-
-
-def letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    scale = min(width / frame.shape[1], height / frame.shape[0])
-    resized = cv2.resize(frame, (round(frame.shape[1] * scale), round(frame.shape[0] * scale)))
-    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
-    return cv2.copyMakeBorder(resized, top, height - resized.shape[0] - top, left,
-                              width - resized.shape[1] - left, cv2.BORDER_CONSTANT, value=0)
 
 
 def make_clip(source: Path, out: Path, size: tuple[int, int], fit: str = "stretch") -> Path:

@@ -255,10 +255,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     writer = None
     try:
         if args.annotate:
-            from rtfer.video.sources import VideoSource
-
-            with VideoSource(args.video) as probe:
-                writer = AnnotatedWriter(scratch / "annotated.mp4", probe.info.fps, every=args.every)
+            writer = AnnotatedWriter(scratch / "annotated.mp4", every=args.every, fps=args.fps)
         timeline = analyze_video(args.video, weights=weights, every=args.every, fps=args.fps,
                                  track_id=args.track_id, detect_every=args.detect_every, backend=args.backend,
                                  progress=not args.quiet, on_frame=writer.write if writer else None)

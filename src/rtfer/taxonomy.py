@@ -127,6 +127,10 @@ def to_groups(probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
 
 def valence(probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     """Valence in [-1, 1]: P(positive) - P(negative) with surprise removed and renormalised."""
-    grouped = to_groups(probs, labels)
+    return group_valence(to_groups(probs, labels))
+
+
+def group_valence(grouped: np.ndarray) -> np.ndarray:
+    """Valence from three-group probabilities (as ``to_groups`` returns them)."""
     neg, pos = VALENCE3.labels.index(NEGATIVE), VALENCE3.labels.index(POSITIVE)
     return np.clip(grouped[..., pos] - grouped[..., neg], -1.0, 1.0)

@@ -12,9 +12,10 @@ import numpy as np
 
 from rtfer.faces import FaceTracker, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
-from rtfer.taxonomy import valence
+from rtfer.video.analyze import score_frame
 from rtfer.video.changes import OnlineChangeDetector
 from rtfer.video.smoothing import ProbabilitySmoother
+from rtfer.video.timeline import FrameResult, frame_record
 
 #: Largest frame accepted over the WebSocket (the page sends about 640x480 JPEG, ~30-60 kB).
 MAX_FRAME_BYTES = 2 * 1024 * 1024
@@ -65,28 +66,21 @@ class LiveSession:
             crops = [self.recognizer.crop(frame, face) for face in faces]
             probs = self.recognizer.classify(crops) if crops else np.zeros((0, len(labels)))
         results = self.recognizer.results(faces, probs)
-        subject_face = pick_subject(faces, self.track_id) if faces else None
-        subject = next((r for r in results if r.face is subject_face), None)
-        smooth = self.smoother.update(time_s, np.array(list(subject.probabilities.values())) if subject else None)
-        valence_smooth = float(valence(smooth, labels)) if smooth is not None else None
-        label = labels[int(np.argmax(smooth))] if smooth is not None and subject else ""
-        change = self.changes.update(time_s, valence_smooth, label, self.seq)
+        subject_face = pick_subject(faces, self.track_id)
+        index = next((i for i, face in enumerate(faces) if face is subject_face), None)
+        row = score_frame(FrameResult(self.seq, time_s, subject_face, probs[index] if index is not None else None),
+                          self.smoother, labels)
+        change = self.changes.update(time_s, row.valence_smooth, row.label, self.seq)
         reply = {
             "type": "result", "seq": self.seq, "time_s": time_s,
             "frame_size": [int(frame.shape[1]), int(frame.shape[0])],
             "faces": [r.to_dict() for r in results],
-            "subject": subject.face.track_id if subject else None,
-            "label": label or None,
-            "valence": round(subject.valence, 4) if subject else None,
-            "valence_smooth": None if valence_smooth is None else round(valence_smooth, 4),
+            "subject": subject_face.track_id if subject_face else None,
+            "label": row.label or None,
+            "valence": None if row.valence is None else round(row.valence, 4),
+            "valence_smooth": None if row.valence_smooth is None else round(row.valence_smooth, 4),
             "change": change.to_dict() if change else None,
         }
-        record: dict[str, Any] = {"frame": self.seq, "time_s": round(time_s, 4), "face_found": int(subject is not None),
-                                  "track_id": subject.face.track_id if subject else None}
-        box = subject.face.box if subject else (None,) * 4
-        record.update(zip("xywh", box, strict=True))
-        for name in labels:
-            record[f"p_{name}"] = round(subject.probabilities[name], 5) if subject else None
-        record.update(label=label or None, valence=reply["valence"], valence_smooth=reply["valence_smooth"])
+        record = frame_record(row, labels)
         self.seq += 1
         return reply, record

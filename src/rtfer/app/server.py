@@ -8,6 +8,7 @@ results are stored); uploads live only in the data dir under a name made here; t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from pathlib import Path
@@ -154,17 +155,15 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         session_or_404(session_id)
         return storage.add_note(session_id, body.time_s, body.text)
 
-    def session_timeline(session: Session) -> Timeline:
-        if session.kind == "live":
-            return timeline_from_records(storage.frames(session.id), recognizer.labels, session.model)
-        raise HTTPException(409, "analysis results are files; download them directly")
+    def live_timeline(session: Session) -> Timeline:
+        return timeline_from_records(storage.frames(session.id), recognizer.labels, session.model)
 
     @app.get("/api/sessions/{session_id}/timeline.csv", dependencies=auth)
     def timeline_csv(session_id: str) -> Response:
         session = session_or_404(session_id)
         path = storage.folder(session_id) / "timeline.csv"
         if session.kind == "live":
-            session_timeline(session).to_csv(path)
+            live_timeline(session).to_csv(path)
         elif session.status != "done":
             raise HTTPException(409, f"analysis is {session.status}")
         return FileResponse(path, media_type="text/csv", filename=f"rtfer-{session_id[:8]}-timeline.csv")
@@ -177,10 +176,8 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
 
     def session_summary(session: Session) -> dict[str, Any]:
         if session.kind == "live":
-            return session_timeline(session).summary()
+            return live_timeline(session).summary()
         if session.status == "done":
-            import json
-
             return json.loads((storage.folder(session.id) / "summary.json").read_text())
         raise HTTPException(409, f"analysis is {session.status}")
 
@@ -189,7 +186,7 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         if session.kind == "live":
             from rtfer.report.timeline_plot import plot_timeline
 
-            timeline = session_timeline(session)
+            timeline = live_timeline(session)
             if not timeline.rows:
                 raise HTTPException(409, "this session has no frames yet")
             plot_timeline(timeline, path)
@@ -238,8 +235,6 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         return storage.get(session.id).to_dict()
 
     def analyse_upload(session_id: str, path: Path) -> None:
-        import json
-
         from rtfer.report.timeline_plot import plot_timeline
         from rtfer.video.analyze import analyze_video
 
@@ -302,8 +297,6 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
             await websocket.close(code=1008, reason="session deleted")
 
     def control(state: LiveSession, text: str) -> dict[str, Any]:
-        import json
-
         try:
             command = json.loads(text)
             if not isinstance(command, dict) or command.get("type") != "select":

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from rtfer.errors import RtferError
+from rtfer.runtime.predict import normalise, predict_probs
 from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, resolve_weights
 
 log = logging.getLogger(__name__)
@@ -34,13 +35,6 @@ class Engine(Protocol):
         ...
 
 
-def _normalise(faces: np.ndarray, meta: WeightsMeta) -> np.ndarray:
-    faces = np.asarray(faces)
-    if faces.ndim == 2:
-        faces = faces[None]
-    return ((faces.astype(np.float32) / 255.0 - meta.mean) / meta.std)[:, None]
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
@@ -50,17 +44,12 @@ class TorchEngine:
     backend = "torch"
 
     def __init__(self, weights: str | Path):
-        import torch
-
-        self._torch = torch
         self.model, self.meta = load_model(weights)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         if len(faces) == 0:
             return np.zeros((0, len(self.meta.labels)), dtype=np.float32)
-        with self._torch.inference_mode():
-            logits = self.model(self._torch.from_numpy(_normalise(faces, self.meta))).numpy()
-        return _softmax(logits.astype(np.float64)).astype(np.float32)
+        return predict_probs(self.model, self.meta, faces).astype(np.float32)
 
 
 class OnnxEngine:
@@ -79,7 +68,7 @@ class OnnxEngine:
     def predict(self, faces: np.ndarray) -> np.ndarray:
         if len(faces) == 0:
             return np.zeros((0, len(self.meta.labels)), dtype=np.float32)
-        logits = self.session.run(None, {self.input_name: _normalise(faces, self.meta)})[0]
+        logits = self.session.run(None, {self.input_name: normalise(faces, self.meta.mean, self.meta.std)})[0]
         return _softmax(logits.astype(np.float64)).astype(np.float32)
 
 

@@ -9,12 +9,12 @@ from torch import nn
 from rtfer.runtime.weights import WeightsMeta
 
 
-def preprocess(images: np.ndarray | torch.Tensor, mean: float, std: float) -> torch.Tensor:
-    """uint8 faces (N, H, W) to normalised float (N, 1, H, W)."""
-    tensor = torch.as_tensor(images)
-    if tensor.dim() == 3:
-        tensor = tensor.unsqueeze(1)
-    return (tensor.float() / 255.0 - mean) / std
+def normalise(faces: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """uint8 faces (N, H, W) or one face (H, W) to normalised float32 (N, 1, H, W)."""
+    faces = np.asarray(faces)
+    if faces.ndim == 2:
+        faces = faces[None]
+    return ((faces.astype(np.float32) / 255.0 - mean) / std)[:, None]
 
 
 @torch.inference_mode()
@@ -24,7 +24,7 @@ def predict_logits(model: nn.Module, images: np.ndarray, mean: float, std: float
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
-        batch = preprocess(images[start:start + batch_size], mean, std).to(device)
+        batch = torch.from_numpy(normalise(images[start:start + batch_size], mean, std)).to(device)
         logits = model(batch)
         if tta:
             logits = (logits + model(torch.flip(batch, dims=[3]))) / 2

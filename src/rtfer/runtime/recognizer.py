@@ -12,7 +12,7 @@ from rtfer.errors import DataError
 from rtfer.faces import Face, FaceDetector, align
 from rtfer.runtime.engine import load_engine
 from rtfer.runtime.weights import DEFAULT_MODEL
-from rtfer.taxonomy import VALENCE3, to_groups, valence
+from rtfer.taxonomy import VALENCE3, group_valence, to_groups
 
 
 @dataclass
@@ -59,7 +59,7 @@ class EmotionRecognizer:
     def results(self, faces: list[Face], probs: np.ndarray) -> list[FaceEmotion]:
         """Package faces with their probabilities, valence and group probabilities."""
         groups = to_groups(probs, self.labels) if len(probs) else probs
-        values = valence(probs, self.labels) if len(probs) else probs
+        values = group_valence(groups) if len(probs) else probs
         return [FaceEmotion(face, dict(zip(self.labels, map(float, p), strict=True)),
                             self.labels[int(np.argmax(p))], float(v),
                             dict(zip(VALENCE3.labels, map(float, g), strict=True)))

@@ -16,7 +16,7 @@ from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.taxonomy import valence
 from rtfer.video.changes import offline_change_points
 from rtfer.video.smoothing import ProbabilitySmoother
-from rtfer.video.sources import VideoSource
+from rtfer.video.sources import VideoSource, frame_step
 from rtfer.video.timeline import FrameResult, Timeline
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,20 @@ def _chunks(frames: Iterator, size: int) -> Iterator[list]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def score_frame(result: FrameResult, smoother: ProbabilitySmoother, labels: tuple[str, ...]) -> FrameResult:
+    """Fill in valence, smoothed probabilities, smoothed valence and the (smoothed) label of a frame
+    whose ``probs`` are set (or ``None`` when no face was seen). Shared by file and live analysis."""
+    if result.probs is not None:
+        result.valence = float(valence(result.probs, labels))
+    smooth = smoother.update(result.time_s, result.probs)
+    if smooth is not None:
+        result.smooth_probs = smooth
+        result.valence_smooth = float(valence(smooth, labels))
+        if result.face is not None:
+            result.label = labels[int(np.argmax(smooth))]
+    return result
 
 
 def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL, every: int = 1,
@@ -55,7 +69,7 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
     started = time.perf_counter()
     with VideoSource(source) as video:
         timeline = Timeline(video.info, labels, Path(str(weights)).stem)
-        total = video.info.frame_count // (max(1, round(video.info.fps / fps)) if fps else max(1, every)) or None
+        total = video.info.frame_count // frame_step(video.info.fps, every, fps) or None
         bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
         for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
             subjects = [pick_subject(tracker.update(frame), track_id) for _, _, frame in chunk]
@@ -63,16 +77,7 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
                      if face is not None]
             probs = iter(recognizer.classify(crops))
             for (index, t, frame), face in zip(chunk, subjects, strict=True):
-                result = FrameResult(index, t, face)
-                if face is not None:
-                    result.probs = next(probs)
-                    result.valence = float(valence(result.probs, labels))
-                smooth = smoother.update(t, result.probs)
-                if smooth is not None:
-                    result.smooth_probs = smooth
-                    result.valence_smooth = float(valence(smooth, labels))
-                    if face is not None:
-                        result.label = labels[int(np.argmax(smooth))]
+                result = score_frame(FrameResult(index, t, face, next(probs) if face else None), smoother, labels)
                 timeline.rows.append(result)
                 if on_frame is not None:
                     on_frame(frame, result, timeline)

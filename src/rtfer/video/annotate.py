@@ -9,6 +9,7 @@ import numpy as np
 
 from rtfer.errors import RtferError
 from rtfer.report.palette import bgr
+from rtfer.video.sources import frame_step
 from rtfer.video.timeline import FrameResult, Timeline
 
 TRACE_SECONDS = 10.0
@@ -17,15 +18,16 @@ TRACE_SECONDS = 10.0
 class AnnotatedWriter:
     """Writes annotated frames; pass its ``write`` as ``on_frame`` to ``analyze_video``."""
 
-    def __init__(self, path: str | Path, fps: float, every: int = 1):
+    def __init__(self, path: str | Path, every: int = 1, fps: float | None = None):
         self.path = Path(path)
-        self.fps = fps / max(every, 1)
+        self.every, self.fps = every, fps  # the subsampling of the analysis, to time the output
         self._writer: cv2.VideoWriter | None = None
 
     def write(self, frame: np.ndarray, result: FrameResult, timeline: Timeline) -> None:
         if self._writer is None:
             height, width = frame.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
+            rate = timeline.info.fps / frame_step(timeline.info.fps, self.every, self.fps)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (width, height))
             if not self._writer.isOpened():
                 raise RtferError(f"cannot write video {self.path}")
         self._writer.write(self.draw(frame.copy(), result, timeline))

@@ -21,6 +21,11 @@ from rtfer.errors import DataError
 MAX_FRAME_PIXELS = 8192 * 8192
 
 
+def frame_step(source_fps: float, every: int = 1, fps: float | None = None) -> int:
+    """Keep every n-th frame: ``every``, or the step that gives about ``fps`` frames per second."""
+    return max(1, round(source_fps / fps)) if fps else max(1, every)
+
+
 @dataclass
 class VideoInfo:
     source: str
@@ -99,7 +104,7 @@ class VideoSource:
     # -- reading -----------------------------------------------------------------------------------
     def frames(self, every: int = 1, fps: float | None = None) -> Iterator[tuple[int, float, np.ndarray]]:
         """Frames as (index, time_s, BGR); every ``every``-th frame, or about ``fps`` per second."""
-        step = max(1, round(self.info.fps / fps)) if fps else max(1, every)
+        step = frame_step(self.info.fps, every, fps)
         if self._files:
             for index in range(0, len(self._files), step):
                 frame = self._read_file(self._files[index])

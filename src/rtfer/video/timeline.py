@@ -28,6 +28,20 @@ class FrameResult:
     smooth_probs: np.ndarray | None = None
 
 
+def frame_record(row: FrameResult, labels: tuple[str, ...]) -> dict[str, Any]:
+    """One processed frame as a ``timeline.csv`` row (a dict in column order, ``None`` for empty cells)."""
+    face = row.face
+    record: dict[str, Any] = {"frame": row.frame, "time_s": round(row.time_s, 4), "face_found": int(face is not None),
+                              "track_id": face.track_id if face else None}
+    record.update(zip("xywh", face.box if face else (None,) * 4, strict=True))
+    for i, name in enumerate(labels):
+        record[f"p_{name}"] = round(float(row.probs[i]), 5) if row.probs is not None else None
+    record["label"] = row.label or None
+    record["valence"] = None if row.valence is None else round(row.valence, 5)
+    record["valence_smooth"] = None if row.valence_smooth is None else round(row.valence_smooth, 5)
+    return record
+
+
 @dataclass
 class Timeline:
     info: VideoInfo
@@ -44,21 +58,7 @@ class Timeline:
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as dicts in CSV column order; ``None`` where there was no face."""
-        records = []
-        for row in self.rows:
-            face = row.face
-            record: dict[str, Any] = {"frame": row.frame, "time_s": round(row.time_s, 4),
-                                      "face_found": int(face is not None),
-                                      "track_id": face.track_id if face else None}
-            for key, value in zip("xywh", face.box if face else (None,) * 4, strict=True):
-                record[key] = value
-            for i, name in enumerate(self.labels):
-                record[f"p_{name}"] = round(float(row.probs[i]), 5) if row.probs is not None else None
-            record["label"] = row.label or None
-            record["valence"] = None if row.valence is None else round(row.valence, 5)
-            record["valence_smooth"] = None if row.valence_smooth is None else round(row.valence_smooth, 5)
-            records.append(record)
-        return records
+        return [frame_record(row, self.labels) for row in self.rows]
 
     def to_csv(self, path: str | Path) -> None:
         with Path(path).open("w", newline="") as handle:
