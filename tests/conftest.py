@@ -77,3 +77,19 @@ def weights(tmp_path_factory) -> Path:
                        input_size=48, scheme="fer7", mean=0.5, std=0.25)
     model = create_model("msfernet", num_classes=7, **TINY).eval()
     return save_weights(tmp_path_factory.mktemp("weights") / "tiny.safetensors", model, meta)
+
+
+SMALL_VGGS = {"widths": [8, 8, 16], "fc": [32, 16]}
+
+
+@pytest.fixture(scope="session")
+def vggs_weights(tmp_path_factory) -> Path:
+    """Tiny random VGG-S weights (128x128 landmark crops, with an intensity head)."""
+    from rtfer.models import create_model
+    from rtfer.runtime.weights import WeightsMeta, save_weights
+    from rtfer.taxonomy import FER7
+
+    meta = WeightsMeta(model="vggs", config={"num_classes": 7, **SMALL_VGGS}, labels=list(FER7.labels),
+                       input_size=128, scheme="fer7", mean=0.5, std=0.25)
+    model = create_model("vggs", num_classes=7, **SMALL_VGGS).eval()
+    return save_weights(tmp_path_factory.mktemp("vggs") / "tiny-vggs.safetensors", model, meta)

@@ -117,7 +117,7 @@ def test_tracker_keeps_ids_and_drops_lost_faces():
               [(108, 104, 50, 50)],                          # the second person leaves
               [(112, 106, 50, 50)],
               [(116, 108, 50, 50), (500, 300, 40, 40)]]      # someone new arrives
-    tracker = FaceTracker(ScriptedDetector(script), detect_every=1, max_missed=1)
+    tracker = FaceTracker(ScriptedDetector(script), detect_every=1, max_missed=1, full_every=1)
     frame = np.zeros((480, 640), np.uint8)
     ids = [[f.track_id for f in tracker.update(frame)] for _ in script]
     assert ids[0] == [2, 1]  # largest first
@@ -127,10 +127,45 @@ def test_tracker_keeps_ids_and_drops_lost_faces():
 
 def test_tracker_matches_fast_motion_by_centre():
     script = [[(100, 100, 80, 80)], [(150, 100, 80, 80)]]  # moved 50 px: IoU 0.23 < 0.3
-    tracker = FaceTracker(ScriptedDetector(script), detect_every=1)
+    tracker = FaceTracker(ScriptedDetector(script), detect_every=1, full_every=1)
     frame = np.zeros((480, 640), np.uint8)
     assert [f.track_id for f in tracker.update(frame)] == [1]
     assert [f.track_id for f in tracker.update(frame)] == [1]
+
+
+class WindowedDetector:
+    """Records full-frame scans and window scans; the window finds the face unless told it has left."""
+
+    landmarks = 0
+
+    def __init__(self, gone_after: int = 99):
+        self.calls: list[str] = []
+        self.gone_after = gone_after
+
+    def __call__(self, frame):
+        self.calls.append("full")
+        return [] if len(self.calls) > self.gone_after else [Face((100, 100, 80, 80), 1.0)]
+
+    def detect_near(self, frame, face):
+        self.calls.append("near")
+        return [] if len(self.calls) > self.gone_after else [Face((102, 101, 80, 80), 1.0)]
+
+
+def test_tracker_rescans_the_whole_frame_only_now_and_then():
+    detector = WindowedDetector()
+    tracker = FaceTracker(detector, detect_every=2, full_every=6)
+    frame = np.zeros((480, 640), np.uint8)
+    ids = [[f.track_id for f in tracker.update(frame)] for _ in range(8)]
+    assert ids == [[1]] * 8
+    assert detector.calls == ["full", "near", "near", "full"]  # frames 0, 2, 4, 6
+
+
+def test_tracker_falls_back_to_a_full_scan_when_the_window_is_empty():
+    detector = WindowedDetector(gone_after=1)
+    tracker = FaceTracker(detector, detect_every=2, full_every=6)
+    frame = np.zeros((480, 640), np.uint8)
+    faces = [tracker.update(frame) for _ in range(3)]
+    assert detector.calls == ["full", "near", "full"] and faces[2] == []
 
 
 def test_detector_rejects_bad_settings():

@@ -10,10 +10,11 @@ import torch
 from conftest import write_tree
 from rtfer.data import read_image_folder
 from rtfer.data.labels import to_scheme
+from rtfer.data.readers import FaceDataset
 from rtfer.errors import RtferError
 from rtfer.runtime.predict import predict_probs
 from rtfer.runtime.weights import load_model
-from rtfer.taxonomy import VALENCE3
+from rtfer.taxonomy import VALENCE3, LabelScheme
 from rtfer.train.trainer import TrainConfig, Trainer, lr_factor
 
 SMALL = {"widths": [8, 16, 16, 32], "head_hidden": 0, "dropout": 0.0}
@@ -84,6 +85,21 @@ def test_init_from_copies_matching_tensors(separable, tmp_path):
     source, _ = load_model(tmp_path / "a")
     assert torch.equal(warm.learner.net.stem[0][0].weight, source.stem[0][0].weight)
     assert warm.learner.net.head.out_features == 3
+    neutral = train.scheme.labels.index("neutral")
+    assert torch.equal(warm.learner.net.head.weight[VALENCE3.labels.index("neutral")], source.head.weight[neutral])
+
+
+def test_init_from_maps_classifier_rows_by_class_name(separable, tmp_path):
+    """CK+ lists its classes in another order than FER2013: each class must keep its own row."""
+    train, _ = separable
+    Trainer(config(epochs=1), train, None, tmp_path / "a", show_progress=False).fit()
+    order = train.scheme.labels[::-1]
+    reordered = FaceDataset(train.images, len(order) - 1 - train.labels, LabelScheme("reversed", order))
+    warm = Trainer(config(epochs=1), reordered, None, tmp_path / "b", init_weights=str(tmp_path / "a"),
+                   show_progress=False)
+    source, _ = load_model(tmp_path / "a")
+    assert torch.equal(warm.learner.net.head.weight, source.head.weight.flip(0))
+    assert torch.equal(warm.learner.net.head.bias, source.head.bias.flip(0))
 
 
 def test_saved_weights_reproduce_the_predictions(separable, tmp_path):

@@ -16,6 +16,7 @@ log = logging.getLogger("rtfer")
 
 def _add_training_args(parser: argparse.ArgumentParser) -> None:
     from rtfer.train import SUPCON_MODES
+    from rtfer.train.augment import AUGMENT_POLICIES
 
     parser.add_argument("--model", default="msfernet", help="registered model name (default: msfernet)")
     parser.add_argument("--labels", type=int, choices=(7, 3), default=7,
@@ -37,7 +38,16 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
                         help="keep an exponential moving average of the weights (e.g. 0.999)")
     parser.add_argument("--class-weighting", choices=("none", "balanced", "sqrt"), default="none")
     parser.add_argument("--augment", type=float, default=1.0, help="augmentation strength (0 = none)")
-    parser.add_argument("--width", type=int, nargs=4, metavar="C", help="model widths (msfernet: 4 numbers)")
+    parser.add_argument("--augment-policy", choices=AUGMENT_POLICIES,
+                        help="fer (shift/rotate/flip/jitter/erase) or brightness-blur (the 35 variants of "
+                             "arXiv 2504.03010); default: the model's own (msfernet fer, vggs brightness-blur)")
+    parser.add_argument("--mixup", type=float, default=0.0, metavar="P",
+                        help="blend a share P of faces with a partner face (same subject when known); "
+                             "the blend proportions are the intensity targets of models with an intensity head")
+    parser.add_argument("--intensity-weight", type=float, default=1.0,
+                        help="weight of the intensity loss (sigmoid cross-entropy) for models that have one")
+    parser.add_argument("--width", type=int, nargs="+", metavar="C",
+                        help="model widths (msfernet: 4 numbers, vggs: 3)")
     parser.add_argument("--no-cbam", action="store_true", help="ablation: drop CBAM attention")
     parser.add_argument("--single-scale", action="store_true", help="ablation: drop the 5x5 branches")
     parser.add_argument("--subset", type=int, help="train on a stratified random subset of N faces")
@@ -74,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, metavar="DIR")
     evaluate.add_argument("--labels", type=int, choices=(7, 3), help="7 classes or 3 valence groups")
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    evaluate.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
+                          help="score the PyTorch weights (default) or an inference engine")
     evaluate.add_argument("--detect", action="store_true",
                           help="DIR holds whole photos: detect and align the face in each first")
     evaluate.add_argument("--out", type=Path, help="also write report.json, confusion.png, errors.png here")
@@ -91,14 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--track-id", type=int, help="follow this face track instead of the largest face")
     analyze.add_argument("--detect-every", type=int, default=5, metavar="K",
                          help="run the face detector every K processed frames, track in between")
-    analyze.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+    analyze.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto",
+                         help="auto: the 8-bit ONNX graph when the model ships one, else float32 ONNX")
     analyze.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    export = sub.add_parser("export", help="export weights to ONNX",
-                            description="Write WEIGHTS as a single-file ONNX graph with a dynamic batch size.")
+    export = sub.add_parser("export", help="export weights to ONNX (float32 or calibrated 8-bit)",
+                            description="Write WEIGHTS as a single-file ONNX graph with a dynamic batch size. "
+                                        "With --int8, an 8-bit graph calibrated on faces from --calibration "
+                                        "(an emotion-folder tree, e.g. the training set); save it beside the "
+                                        "weights as <name>.int8.onnx and the default engine uses it.")
     export.add_argument("--weights", default=None)
     export.add_argument("--out", required=True, type=Path)
+    export.add_argument("--int8", action="store_true", help="8-bit static quantization (needs --calibration)")
+    export.add_argument("--calibration", metavar="DIR", help="faces to calibrate activation ranges on")
 
     serve = sub.add_parser("serve", help="start the web app (API for now)",
                            description="Serve the RT-FER app. Binds to 127.0.0.1 by default; any other address "
@@ -133,7 +151,8 @@ def _train_config(args: argparse.Namespace):
         temperature=args.temperature, pretrain_epochs=args.pretrain_epochs, epochs=args.epochs or 30,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, ema_decay=args.ema,
-        class_weighting=args.class_weighting, augment=args.augment, seed=args.seed, device=args.device,
+        class_weighting=args.class_weighting, augment=args.augment, augment_policy=args.augment_policy or "",
+        mixup=args.mixup, intensity_weight=args.intensity_weight, seed=args.seed, device=args.device,
     )
 
 
@@ -150,12 +169,14 @@ def _resumed_config(args: argparse.Namespace):
 
 
 def _load_training_data(source: str, model: str, labels: int):
+    from rtfer.data.aligned import prepare_for_model
     from rtfer.data.labels import to_scheme
     from rtfer.data.readers import read_dataset
     from rtfer.models import model_spec
     from rtfer.taxonomy import VALENCE3
 
-    data = read_dataset(source, size=model_spec(model).input_size)
+    spec = model_spec(model)
+    data = prepare_for_model(read_dataset(source, size=spec.input_size), spec.alignment, spec.input_size)
     if labels == 3:
         data, left_out = to_scheme(data, VALENCE3)
         log.info("3-group labels: left out %s", left_out or "nothing")
@@ -217,7 +238,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from rtfer.train.evaluate import evaluate_weights
 
     report = evaluate_weights(args.weights, args.data, labels=args.labels, tta=args.tta, out_dir=args.out,
-                              detect=args.detect)
+                              detect=args.detect, backend=args.backend)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -283,8 +304,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     from rtfer.runtime.engine import export_onnx
     from rtfer.runtime.weights import DEFAULT_MODEL
 
-    path = export_onnx(args.weights or DEFAULT_MODEL, args.out)
-    print(path)
+    weights = args.weights or DEFAULT_MODEL
+    if not args.int8:
+        if args.calibration:
+            raise RtferError("--calibration only applies with --int8")
+        print(export_onnx(weights, args.out))
+        return 0
+    if not args.calibration:
+        raise RtferError("--int8 needs --calibration DIR: faces to calibrate the activation ranges on")
+    import tempfile
+
+    from rtfer.runtime.quantize import quantize_onnx
+    from rtfer.runtime.weights import load_meta
+
+    meta = load_meta(weights)
+    faces = _load_training_data(args.calibration, meta.model, 7).images  # cropped as the model was trained
+    with tempfile.TemporaryDirectory() as tmp:
+        float_graph = export_onnx(weights, Path(tmp) / "float.onnx")
+        print(quantize_onnx(float_graph, meta, faces, args.out))
     return 0
 
 

@@ -64,12 +64,13 @@ class LiveSession:
         with self.model_lock:  # the face models are not thread-safe; ONNX Runtime is, but keep it simple
             faces = self.tracker.update(frame)
             crops = [self.recognizer.crop(frame, face) for face in faces]
-            probs = self.recognizer.classify(crops) if crops else np.zeros((0, len(labels)))
-        results = self.recognizer.results(faces, probs)
+            probs, intensity = self.recognizer.classify_with_intensity(crops)
+        results = self.recognizer.results(faces, probs, intensity)
         subject_face = pick_subject(faces, self.track_id)
         index = next((i for i, face in enumerate(faces) if face is subject_face), None)
-        row = score_frame(FrameResult(self.seq, time_s, subject_face, probs[index] if index is not None else None),
-                          self.smoother, labels)
+        row = score_frame(FrameResult(self.seq, time_s, subject_face, probs[index] if index is not None else None,
+                                      intensity=intensity[index] if index is not None and intensity is not None
+                                      else None), self.smoother, labels)
         change = self.changes.update(time_s, row.valence_smooth, row.label, self.seq)
         reply = {
             "type": "result", "seq": self.seq, "time_s": time_s,
@@ -80,7 +81,9 @@ class LiveSession:
             "valence": None if row.valence is None else round(row.valence, 4),
             "valence_smooth": None if row.valence_smooth is None else round(row.valence_smooth, 4),
             "change": change.to_dict() if change else None,
+            "intensity": None if row.intensity is None else
+            {name: round(float(v), 4) for name, v in zip(labels, row.intensity, strict=True)},
         }
-        record = frame_record(row, labels)
+        record = frame_record(row, labels, self.recognizer.has_intensity)
         self.seq += 1
         return reply, record

@@ -24,13 +24,12 @@ from starlette.concurrency import run_in_threadpool
 from rtfer.app.live import FrameError, LiveSession, decode_frame_message
 from rtfer.app.storage import Session, Storage
 from rtfer.errors import RtferError
-from rtfer.faces import Face
 from rtfer.report.palette import EMOTION_COLORS
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.video.changes import offline_change_points
 from rtfer.video.sources import VideoInfo
-from rtfer.video.timeline import FrameResult, Timeline
+from rtfer.video.timeline import Timeline, frame_from_record
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +61,11 @@ def sniff_video(head: bytes) -> str | None:
 
 def timeline_from_records(records: list[dict[str, Any]], labels: tuple[str, ...], model: str) -> Timeline:
     """Rebuild a Timeline from stored live results (for CSV, summary and change points)."""
-    rows = []
-    for r in records:
-        face = Face((r["x"], r["y"], r["w"], r["h"]), 1.0, track_id=r["track_id"]) if r["face_found"] else None
-        probs = np.array([r[f"p_{n}"] for n in labels]) if r["face_found"] else None
-        rows.append(FrameResult(r["frame"], r["time_s"], face, probs, r["label"] or "", r["valence"],
-                                r["valence_smooth"]))
+    rows = [frame_from_record(r, labels) for r in records]
     duration = rows[-1].time_s if rows else 0.0
     fps = (len(rows) - 1) / duration if duration > 0 else 0.0
-    timeline = Timeline(VideoInfo("webcam", "live", fps, len(rows), 0, 0), labels, model, rows)
+    timeline = Timeline(VideoInfo("webcam", "live", fps, len(rows), 0, 0), labels, model, rows,
+                        has_intensity=any(f"i_{labels[0]}" in r for r in records))
     if rows:
         timeline.change_points = offline_change_points(
             timeline.series("time_s"), timeline.series("valence_smooth"), np.array([r.frame for r in rows]),
@@ -118,7 +113,8 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
     @app.get("/api/health", dependencies=auth)
     def health() -> dict[str, Any]:
         return {"status": "ok", "model": model_name, "labels": list(recognizer.labels),
-                "colors": {name: EMOTION_COLORS[name] for name in recognizer.labels}}
+                "colors": {name: EMOTION_COLORS[name] for name in recognizer.labels},
+                "intensity": recognizer.has_intensity}
 
     @app.get("/api/sessions", dependencies=auth)
     def list_sessions() -> list[dict[str, Any]]:

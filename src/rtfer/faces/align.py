@@ -105,3 +105,16 @@ def align_landmarks(frame: np.ndarray, landmarks: np.ndarray, size: int = 128, g
     """The seed-2 crop from 68 landmarks: eyes level; jaw points 1, 17, 9 and the eye centre bound it."""
     rotation, rect = landmark_crop(landmarks)
     return warp_crop(_prepare(frame, gray), rotation, rect, (size, size))
+
+
+ALIGNMENTS = ("fer", "landmarks68")
+
+
+def crop_face(frame: np.ndarray, face: Face, size: int, alignment: str = "fer") -> np.ndarray:
+    """The crop a model expects: ``fer`` (:func:`align`) or ``landmarks68`` (:func:`align_landmarks`, falling
+    back to :func:`align` when the face has no 68-point landmarks)."""
+    if alignment not in ALIGNMENTS:
+        raise ValueError(f"unknown alignment {alignment!r}; choose from {', '.join(ALIGNMENTS)}")
+    if alignment == "landmarks68" and face.landmarks is not None and len(face.landmarks) == 68:
+        return align_landmarks(frame, face.landmarks, size)
+    return align(frame, face, size=size)

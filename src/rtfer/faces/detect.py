@@ -157,17 +157,41 @@ class FaceDetector:
             return []
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = gray.shape
-        scale = self.scan_scale(height, width)
+        return self._detect(image, gray, (0, 0, width, height), self.scan_scale(height, width))
+
+    def detect_near(self, frame: np.ndarray | None, face: Face, context: float = 1.1) -> list[Face]:
+        """Faces in a window around ``face`` (``context`` x its size on every side), scanned at the scale that
+        makes it about 1.5 x ``min_face``: a small fraction of a full-frame scan, to re-detect a tracked face."""
+        image = as_uint8(frame)
+        if image is None:
+            return []
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        height, width = gray.shape
+        x, y, w, h = face.box
+        side = max(w, h)
+        x0, y0 = max(0, int(x - context * side)), max(0, int(y - context * side))
+        x1, y1 = min(width, int(x + w + context * side)), min(height, int(y + h + context * side))
+        if min(x1 - x0, y1 - y0) < MIN_FRAME_SIDE:
+            return []
+        target = 1.5 * (HOG_MIN_FACE if self.backend == "hog" else self.min_face)
+        return self._detect(image, gray, (x0, y0, x1 - x0, y1 - y0), min(1.0, target / side))
+
+    def _detect(self, image: np.ndarray, gray: np.ndarray, region: tuple[int, int, int, int],
+                scale: float) -> list[Face]:
+        """Scan ``region`` (x, y, w, h) of the frame resized by ``scale``; boxes in frame pixels."""
+        height, width = gray.shape
+        rx, ry, rw, rh = region
+        image = image[ry:ry + rh, rx:rx + rw]
         upsample = 0
         if scale > 1.0:  # faces smaller than the HOG window: let dlib upsample the scan once
             upsample, scale = 1, scale / 2
         scanned = image if abs(scale - 1.0) < 1e-3 else cv2.resize(
-            image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+            image, (max(1, round(rw * scale)), max(1, round(rh * scale))), interpolation=cv2.INTER_AREA)
         found = self._scan_hog(scanned, upsample) if self.backend == "hog" else self._scan_mtcnn(scanned)
         faces = []
         for (x0, y0, x1, y1), score in found:
-            x0, y0 = max(x0 / scale, 0), max(y0 / scale, 0)
-            x1, y1 = min(x1 / scale, width - 1), min(y1 / scale, height - 1)
+            x0, y0 = max(x0 / scale + rx, 0), max(y0 / scale + ry, 0)
+            x1, y1 = min(x1 / scale + rx, width - 1), min(y1 / scale + ry, height - 1)
             box = (round(x0), round(y0), round(x1 - x0), round(y1 - y0))
             if box[2] < 8 or box[3] < 8:
                 continue

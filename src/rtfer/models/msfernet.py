@@ -61,6 +61,10 @@ class MSFERNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
 
+    def class_heads(self) -> list[nn.Linear]:
+        """Layers with one output row per class (a warm start remaps them by class name)."""
+        return [self.head[-1] if isinstance(self.head, nn.Sequential) else self.head]
+
 
 @register_model("msfernet", input_size=48, in_chans=1)
 def msfernet(**kwargs) -> MSFERNet:

@@ -10,22 +10,28 @@ from torch import nn
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a registered model expects as input."""
+    """What a registered model expects as input, and how its training faces are prepared.
+
+    ``alignment``: ``fer`` (the loose eye-levelled square of FER2013) or ``landmarks68`` (the
+    68-landmark crop of arXiv 2504.03010). ``augment``: the default training augmentation policy.
+    """
 
     name: str
     build: Callable[..., nn.Module]
     input_size: int
     in_chans: int
+    alignment: str = "fer"
+    augment: str = "fer"
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, *, input_size: int, in_chans: int):
+def register_model(name: str, *, input_size: int, in_chans: int, alignment: str = "fer", augment: str = "fer"):
     """Decorator registering a model factory under ``name``."""
 
     def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _REGISTRY[name] = ModelSpec(name, fn, input_size, in_chans)
+        _REGISTRY[name] = ModelSpec(name, fn, input_size, in_chans, alignment, augment)
         return fn
 
     return wrap

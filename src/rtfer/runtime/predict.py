@@ -17,17 +17,27 @@ def normalise(faces: np.ndarray, mean: float, std: float) -> np.ndarray:
     return ((faces.astype(np.float32) / 255.0 - mean) / std)[:, None]
 
 
+def has_intensity(model: nn.Module) -> bool:
+    """Whether the model has a per-emotion intensity head (``forward_outputs`` gives both heads)."""
+    return bool(getattr(model, "has_intensity", False))
+
+
 @torch.inference_mode()
 def predict_logits(model: nn.Module, images: np.ndarray, mean: float, std: float, batch_size: int = 256,
-                   tta: bool = False, device: str | torch.device = "cpu") -> np.ndarray:
-    """Logits for uint8 faces; with ``tta`` the mean over the face and its mirror image."""
+                   tta: bool = False, device: str | torch.device = "cpu", head: str = "class") -> np.ndarray:
+    """Logits of the class head (or, with ``head="intensity"``, of the intensity head) for uint8 faces;
+    with ``tta`` the mean over the face and its mirror image."""
     model.eval()
+
+    def run(batch: torch.Tensor) -> torch.Tensor:
+        return model(batch) if head == "class" else model.forward_outputs(batch)[1]
+
     out = []
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(normalise(images[start:start + batch_size], mean, std)).to(device)
-        logits = model(batch)
+        logits = run(batch)
         if tta:
-            logits = (logits + model(torch.flip(batch, dims=[3]))) / 2
+            logits = (logits + run(torch.flip(batch, dims=[3]))) / 2
         out.append(logits.float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
@@ -37,3 +47,12 @@ def predict_probs(model: nn.Module, meta: WeightsMeta, images: np.ndarray, tta: 
     """Softmax probabilities (N, len(meta.labels)) for uint8 faces at the model's input size."""
     logits = predict_logits(model, images, meta.mean, meta.std, batch_size=batch_size, tta=tta)
     return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+
+
+def predict_intensity(model: nn.Module, meta: WeightsMeta, images: np.ndarray, batch_size: int = 256
+                      ) -> np.ndarray | None:
+    """Per-emotion intensities in [0, 1] (N, len(meta.labels)), or ``None`` for a model without the head."""
+    if not has_intensity(model):
+        return None
+    logits = predict_logits(model, images, meta.mean, meta.std, batch_size=batch_size, head="intensity")
+    return torch.sigmoid(torch.from_numpy(logits)).numpy()

@@ -8,12 +8,16 @@ from typing import Any
 
 import numpy as np
 
+from rtfer.data.aligned import prepare_for_model
 from rtfer.data.labels import target_name, to_scheme
 from rtfer.data.readers import read_image_folder
 from rtfer.errors import RtferError
+from rtfer.models import model_spec
+from rtfer.runtime.engine import load_engine
 from rtfer.runtime.predict import predict_probs
 from rtfer.runtime.weights import load_model, resolve_weights
 from rtfer.taxonomy import ALL_EMOTIONS, VALENCE3, LabelScheme, get_scheme, to_groups
+from rtfer.train.intensity import intensity_report
 from rtfer.train.metrics import classification_report
 from rtfer.train.plots import plot_confusion, plot_error_gallery
 
@@ -25,13 +29,17 @@ def to_scheme_index(label: int, target: LabelScheme) -> int | None:
 
 
 def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = None, tta: bool = False,
-                     out_dir: str | Path | None = None, detect: bool = False) -> dict[str, Any]:
+                     out_dir: str | Path | None = None, detect: bool = False, backend: str = "torch"
+                     ) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class scores and confusion of ``weights`` on ``data_dir``.
 
     ``labels=3`` scores the three valence groups (a 7-class model's probabilities are summed into
     groups after removing surprise). Folders of classes the model cannot output are left out and
     counted under ``left_out``. With ``detect`` the images are whole photos: the largest face in each is
     detected and cropped first, and photos without a face count as errors (listed under ``no_face``).
+    Faces are cropped as the model was trained (FER crop or 68-landmark crop); for models with an
+    intensity head the report adds ``intensity`` (see :mod:`rtfer.train.intensity`). ``backend`` scores
+    an inference engine instead of the PyTorch weights (``onnx-int8``: the shipped 8-bit graph).
     With ``out_dir`` the report, confusion matrix and error gallery are written there too.
     """
     model, meta = load_model(weights)
@@ -44,15 +52,25 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
         raise RtferError("this is a 3-group model; evaluate it with --labels 3")
     target = VALENCE3 if labels == 3 else (model_scheme or get_scheme("fer7"))
 
+    alignment = model_spec(meta.model).alignment
     no_face: list[tuple[str, int]] = []
     if detect:
+        from rtfer.faces import FaceDetector, crop_face
         from rtfer.faces.photos import read_photo_folder
 
-        data, no_face = read_photo_folder(data_dir, ALL_EMOTIONS, size=meta.input_size)
+        data, no_face = read_photo_folder(
+            data_dir, ALL_EMOTIONS, size=meta.input_size, detector=FaceDetector(landmarks=68),
+            crop=lambda image, face: crop_face(image, face, meta.input_size, alignment))
     else:
         data = read_image_folder(data_dir, scheme=ALL_EMOTIONS, size=meta.input_size, skip_unknown=True)
+        data = prepare_for_model(data, alignment, meta.input_size)
     data, left_out = to_scheme(data, target)
-    probs = predict_probs(model, meta, data.images, tta=tta)
+    if backend == "torch":
+        probs = predict_probs(model, meta, data.images, tta=tta)
+    elif tta:
+        raise RtferError("--tta is only available with the torch backend")
+    else:
+        probs = load_engine(weights, backend).predict(data.images)
     if grouped:
         probs = to_groups(probs, model_labels)
     y_true, y_pred = data.labels, probs.argmax(1)
@@ -62,10 +80,13 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
         y_true = np.concatenate([y_true, [label for _, label in no_face_kept]])
         y_pred = np.concatenate([y_pred, np.full(len(no_face_kept), -1)])
     report = classification_report(y_true, y_pred, list(target.labels))
-    report.update(weights=str(weights), weights_file=resolve_weights(weights).name, model=meta.model,
+    report.update(weights=str(weights), weights_file=resolve_weights(weights).name, model=meta.model, backend=backend,
                   data=str(data_dir), left_out=left_out, skipped_files=data.skipped, tta=tta, detect=detect)
     if detect:
         report["no_face"] = {"count": len(no_face_kept), "files": [path for path, _ in no_face_kept]}
+    intensity = intensity_report(model, meta, data.images, data.labels, list(target.labels), data.groups)
+    if intensity is not None:
+        report["intensity"] = intensity
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

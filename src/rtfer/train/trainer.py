@@ -9,6 +9,13 @@ Modes (``TrainConfig.supcon``):
   fine-tuning of the whole network for the remaining epochs (Khosla et al.'s recipe, fine-tuned
   rather than linear-probed because FER needs the encoder to adapt).
 
+Models with an intensity head (VGG-S) also learn per-emotion intensity with sigmoid cross-entropy.
+No intensity labels exist here, so the targets are derived by mixup: with probability ``mixup`` a face
+is blended with a partner face (of the same subject when subject ids are known, as in CK+) in
+proportion lambda ~ U(0, 1), and the target intensity of each emotion is its share of the blend
+(lambda for the face's emotion, 1 - lambda for the partner's); unblended faces get one-hot targets.
+The classifier is trained on the same soft targets.
+
 Everything a run produces lands in ``run_dir``: ``history.csv``, ``curves.png``, a resumable
 checkpoint every epoch, ``best.safetensors`` + ``best.json`` (selected on the validation set), and
 validation reports. Runs under ``torchrun`` use DistributedDataParallel; rank 0 writes the files.
@@ -24,6 +31,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +49,9 @@ from rtfer.errors import RtferError
 from rtfer.models import create_model, model_spec
 from rtfer.runtime.predict import predict_logits
 from rtfer.runtime.weights import WeightsMeta, load_model, save_weights
+from rtfer.taxonomy import canonical
 from rtfer.train import SUPCON_MODES
-from rtfer.train.augment import face_augmentation, to_float
+from rtfer.train.augment import AUGMENT_POLICIES, face_augmentation, to_float
 from rtfer.train.checkpoint import load_checkpoint, module_state, save_checkpoint, unflatten_optimizer
 from rtfer.train.losses import ProjectionHead, supcon_loss
 from rtfer.train.metrics import classification_report
@@ -75,6 +84,9 @@ class TrainConfig:
     ema_decay: float = 0.0
     class_weighting: str = "none"
     augment: float = 1.0
+    augment_policy: str = ""
+    mixup: float = 0.0
+    intensity_weight: float = 1.0
     select: str = "best"
     seed: int = 0
     device: str = "auto"
@@ -99,6 +111,16 @@ class TrainConfig:
             self.lr = 0.05 * self.batch_size / 128 if self.optimizer == "sgd" else 2e-3
         if self.weight_decay is None:
             self.weight_decay = 5e-4 if self.optimizer == "sgd" else 0.05
+        try:
+            spec = model_spec(self.model)
+        except ValueError as exc:
+            raise RtferError(str(exc)) from None
+        if not self.augment_policy:
+            self.augment_policy = spec.augment
+        if self.augment_policy not in AUGMENT_POLICIES:
+            raise RtferError(f"--augment-policy must be one of {', '.join(AUGMENT_POLICIES)}")
+        if not 0.0 <= self.mixup <= 1.0:
+            raise RtferError("--mixup is a probability between 0 and 1")
 
 
 class Learner(nn.Module):
@@ -109,10 +131,34 @@ class Learner(nn.Module):
         self.net = net
         self.projection = projection
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(class logits, intensity logits or None, projected embedding or None)."""
         features = self.net.forward_features(x)
-        logits = self.net.forward_head(features)
-        return logits, (self.projection(features) if self.projection is not None else None)
+        if getattr(self.net, "has_intensity", False):
+            dropped = self.net.dropout(features)
+            logits, intensity = self.net.classifier(dropped), self.net.intensity(dropped)
+        else:
+            logits, intensity = self.net.forward_head(features), None
+        return logits, intensity, (self.projection(features) if self.projection is not None else None)
+
+
+def mixup_partners(faces: int, groups: np.ndarray | None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function giving each face index a random partner: a face of the same subject when ``groups`` are known
+    (a blend of one person's expressions), else any face."""
+    if groups is None:
+        return lambda index: torch.randint(0, faces, index.shape)
+    order = np.argsort(groups, kind="stable")
+    _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
+    member = np.empty(len(groups), dtype=np.int64)
+    member[order] = np.repeat(np.arange(len(starts)), counts)
+    order_t, starts_t, counts_t, member_t = map(torch.from_numpy, (order, starts, counts, member))
+
+    def partners(index: torch.Tensor) -> torch.Tensor:
+        group = member_t[index]
+        offset = (torch.rand(len(index)) * counts_t[group]).long()
+        return order_t[starts_t[group] + offset]
+
+    return partners
 
 
 @dataclass
@@ -183,13 +229,26 @@ def lr_factor(config: TrainConfig, epoch_progress: float) -> float:
     return config.min_lr_ratio + (1 - config.min_lr_ratio) * cosine
 
 
-def init_from(net: nn.Module, weights: str) -> None:
-    """Warm start: copy every tensor whose name and shape match (a new head stays fresh)."""
-    source, _ = load_model(weights)
+def init_from(net: nn.Module, weights: str, labels: list[str]) -> None:
+    """Warm start: copy every tensor whose name and shape match; the classifier's rows are copied by
+    class name, so a class the source lacks (CK+'s contempt) starts fresh and a reordered label set
+    (CK+ versus FER2013 order) keeps each class's own weights."""
+    source, meta = load_model(weights)
     own = net.state_dict()
     matched = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
+    classifier = {id(p): name for name, p in net.named_parameters()}
+    rows = {canonical(name): i for i, name in enumerate(meta.labels)}
+    for param in (p for head in net.class_heads() for p in head.parameters()):
+        name = classifier[id(param)]
+        remapped = own[name].clone()
+        for i, label in enumerate(labels):
+            if canonical(label) in rows and name in source.state_dict():
+                remapped[i] = source.state_dict()[name][rows[canonical(label)]]
+        matched[name] = remapped
     net.load_state_dict(matched, strict=False)
-    log.info("initialised %d/%d tensors from %s", len(matched), len(own), weights)
+    shared = sum(canonical(label) in rows for label in labels)
+    log.info("initialised %d/%d tensors from %s (%d/%d classes carried over)", len(matched), len(own), weights,
+             shared, len(labels))
 
 
 class Trainer:
@@ -215,9 +274,12 @@ class Trainer:
             raise RtferError(f"model {config.model} takes {spec.input_size}x{spec.input_size} faces, "
                              f"the data has {train.images.shape[1]}x{train.images.shape[2]}")
         self.model_config = {"num_classes": len(self.labels), **config.model_config}
-        net = create_model(config.model, **self.model_config)
+        try:
+            net = create_model(config.model, **self.model_config)
+        except (TypeError, ValueError) as exc:
+            raise RtferError(f"model {config.model} does not take these options ({exc})") from None
         if init_weights:
-            init_from(net, init_weights)
+            init_from(net, init_weights, self.labels)
         projection = ProjectionHead(net.num_features) if config.supcon != "off" else None
         self.learner = Learner(net, projection).to(self.device)
         if self.device.type == "cuda":
@@ -241,7 +303,8 @@ class Trainer:
         self.weights = class_weights(train.labels, len(self.labels), config.class_weighting)
         if self.weights is not None:
             self.weights = self.weights.to(self.device)
-        self.augment = face_augmentation(config.augment)
+        self.augment = face_augmentation(config.augment, config.augment_policy).to(self.device)
+        self.partners = mixup_partners(len(train), train.groups)
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, Any] = {"val_acc": -1.0, "epoch": 0}
@@ -335,6 +398,9 @@ class Trainer:
             index = order[step * config.batch_size:(step + 1) * config.batch_size]
             faces = to_float(self.images[index]).to(self.device, non_blocking=True)
             targets = self.targets[index].to(self.device)
+            soft = F.one_hot(targets, len(self.labels)).float()
+            if config.mixup > 0:
+                faces, soft = self._mixup(index, faces, soft)
             with torch.no_grad():
                 views = [self.augment(faces) for _ in range(2 if two_views else 1)]
                 batch = (torch.cat(views) - self.mean) / self.std
@@ -342,9 +408,8 @@ class Trainer:
                 batch = batch.contiguous(memory_format=torch.channels_last)
             all_targets = targets.repeat(len(views))
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                logits, embedding = self.model(batch)
-            ce = F.cross_entropy(logits.float(), all_targets, weight=self.weights,
-                                 label_smoothing=config.label_smoothing)
+                logits, intensity, embedding = self.model(batch)
+            ce = self._classification_loss(logits.float(), soft.repeat(len(views), 1))
             if embedding is not None and two_views:
                 pairs = embedding.float().view(len(views), len(index), -1).transpose(0, 1)
                 contrastive = supcon_loss(pairs, targets, config.temperature)
@@ -352,6 +417,9 @@ class Trainer:
                 loss = contrastive + 0.0 * ce if stage == "supcon" else ce + config.supcon_weight * contrastive
             else:
                 loss = ce
+            if intensity is not None:
+                loss = loss + config.intensity_weight * F.binary_cross_entropy_with_logits(
+                    intensity.float(), soft.repeat(len(views), 1))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -363,6 +431,27 @@ class Trainer:
             bar.set_postfix(loss=f"{total_loss / total_seen:.3f}", acc=f"{total_correct / total_seen:.3f}",
                             refresh=False)
         return total_loss / total_seen, total_correct / total_seen, lr
+
+    def _mixup(self, index: torch.Tensor, faces: torch.Tensor, soft: torch.Tensor
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Blend a ``mixup`` share of the faces with partner faces; targets become the blend proportions."""
+        blended = torch.rand(len(index)) < self.config.mixup
+        lam = torch.where(blended, torch.rand(len(index)), torch.ones(len(index))).to(self.device)
+        partner = self.partners(index)
+        other = to_float(self.images[partner]).to(self.device)
+        other_soft = F.one_hot(self.targets[partner].to(self.device), len(self.labels)).float()
+        mixed = lam.view(-1, 1, 1, 1) * faces + (1 - lam.view(-1, 1, 1, 1)) * other
+        return mixed, lam.view(-1, 1) * soft + (1 - lam.view(-1, 1)) * other_soft
+
+    def _classification_loss(self, logits: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against soft targets, with label smoothing and class weights as configured."""
+        classes = soft.shape[1]
+        smoothed = soft * (1 - self.config.label_smoothing) + self.config.label_smoothing / classes
+        per_class = -F.log_softmax(logits, dim=1) * smoothed
+        if self.weights is None:
+            return per_class.sum(1).mean()
+        per_class = per_class * self.weights
+        return per_class.sum() / (soft * self.weights).sum()  # as F.cross_entropy normalises weighted CE
 
     def evaluate(self, data: FaceDataset, tta: bool = False, net: nn.Module | None = None
                  ) -> tuple[dict[str, Any], float, np.ndarray]:

@@ -53,31 +53,37 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
                   fps: float | None = None, track_id: int | None = None, detect_every: int = 5,
                   backend: str = "auto", batch_frames: int = 32, progress: bool = True,
                   recognizer: EmotionRecognizer | None = None, on_frame: FrameHook | None = None,
-                  min_cutoff: float = 0.4, beta: float = 0.6, hold_s: float = 0.5, landmarks: int = 5) -> Timeline:
+                  min_cutoff: float = 0.4, beta: float = 0.6, hold_s: float = 0.5,
+                  landmarks: int | None = None) -> Timeline:
     """Analyse a video file, frame folder, webcam index or stream URL.
 
-    The subject is the largest face, or the face with ``track_id``. The 48x48 crop only needs the eyes,
-    so faces are followed with dlib's 5-point landmarks (three times cheaper than 68; ``landmarks=68``
-    when a model needs the full set). Faces are classified in batches of
-    ``batch_frames`` frames. ``on_frame(frame, result, timeline)`` sees every processed frame in order
+    The subject is the largest face, or the face with ``track_id``. The FER crop only needs the eyes,
+    so faces are followed with dlib's 5-point landmarks (three times cheaper than 68); models trained on
+    the 68-landmark crop get 68 (``landmarks`` overrides). Faces are classified in batches of
+    ``batch_frames`` frames; models with an intensity head add per-emotion intensities to each row.
+    ``on_frame(frame, result, timeline)`` sees every processed frame in order
     (the annotated-video writer uses it).
     """
-    recognizer = recognizer or EmotionRecognizer(weights, backend, detector=FaceDetector(landmarks=landmarks))
+    if recognizer is None:
+        recognizer = EmotionRecognizer(weights, backend)
+        recognizer.detector = FaceDetector(landmarks=landmarks or recognizer.landmarks_needed)
     tracker = FaceTracker(recognizer.detector, detect_every=detect_every)
     smoother = ProbabilitySmoother(min_cutoff, beta, hold_s)
     labels = recognizer.labels
     started = time.perf_counter()
     with VideoSource(source) as video:
-        timeline = Timeline(video.info, labels, Path(str(weights)).stem)
+        timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity)
         total = video.info.frame_count // frame_step(video.info.fps, every, fps) or None
         bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
         for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
             subjects = [pick_subject(tracker.update(frame), track_id) for _, _, frame in chunk]
             crops = [recognizer.crop(frame, face) for (_, _, frame), face in zip(chunk, subjects, strict=True)
                      if face is not None]
-            probs = iter(recognizer.classify(crops))
+            probs, intensity = recognizer.classify_with_intensity(crops)
+            outputs = iter(zip(probs, intensity if intensity is not None else [None] * len(probs), strict=True))
             for (index, t, frame), face in zip(chunk, subjects, strict=True):
-                result = score_frame(FrameResult(index, t, face, next(probs) if face else None), smoother, labels)
+                p, i = next(outputs) if face else (None, None)
+                result = score_frame(FrameResult(index, t, face, p, intensity=i), smoother, labels)
                 timeline.rows.append(result)
                 if on_frame is not None:
                     on_frame(frame, result, timeline)

@@ -99,10 +99,11 @@ function parseTimeline(csv) {
   return lines.map((line) => {
     const cells = line.split(",");
     const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
-    const probs = Object.fromEntries(columns.filter((c) => c.startsWith("p_")).map((c) => [c.slice(2), Number(row[c] || 0)]));
+    const byPrefix = (prefix) => Object.fromEntries(columns.filter((c) => c.startsWith(prefix))
+      .map((c) => [c.slice(prefix.length), Number(row[c] || 0)]));
     return {
       t: Number(row.time_s), v: row.valence_smooth === "" ? null : Number(row.valence_smooth),
-      label: row.label || null, face: row.face_found === "1", probs,
+      label: row.label || null, face: row.face_found === "1", probs: byPrefix("p_"), intensity: byPrefix("i_"),
       box: row.face_found === "1" ? [Number(row.x), Number(row.y), Number(row.w), Number(row.h)] : null,
     };
   });
@@ -113,6 +114,7 @@ function showAt(time) {
   for (const p of state.points) { if (p.t <= time) nearest = p; else break; }
   if (!nearest) return;
   renderBars(nearest.probs);
+  if (state.intensity) renderBars(nearest.intensity, "intensity-bars");
   $("current-label").textContent = nearest.label || "no face";
   const video = $("video");
   const faces = nearest.box ? [{ box: nearest.box, label: nearest.label, track_id: 1 }] : [];
@@ -188,6 +190,7 @@ function onResult(message) {
   const subject = message.faces.find((f) => f.track_id === message.subject);
   $("current-label").textContent = subject ? `${message.label} (${message.valence_smooth?.toFixed(2)})` : "no face";
   if (subject) renderBars(subject.probabilities);
+  if (subject && subject.intensity) renderBars(subject.intensity, "intensity-bars");
   drawOverlay(message);
   updateSubjectChoice(message.faces, message.subject);
   renderChanges(); drawChart();
@@ -230,9 +233,9 @@ function stopLive() {
 }
 
 // ---- rendering ---------------------------------------------------------------------------------
-function renderBars(probabilities) {
-  $("bars").replaceChildren(...state.labels.map((name) => {
-    const value = probabilities[name] ?? 0;
+function renderBars(values, target = "bars") {
+  $(target).replaceChildren(...state.labels.map((name) => {
+    const value = values[name] ?? 0;
     const row = document.createElement("div");
     row.className = "bar";
     row.innerHTML = `<span>${name}</span><span class="track"><span class="fill" style="width:${(value * 100).toFixed(1)}%;background:${state.colors[name]}"></span></span><span>${(value * 100).toFixed(0)}%</span>`;
@@ -375,5 +378,6 @@ $("upload-input").onchange = (event) => {
 };
 
 const health = await api("/api/health");
-state.labels = health.labels; state.colors = health.colors;
+state.labels = health.labels; state.colors = health.colors; state.intensity = health.intensity;
+$("intensity-panel").hidden = !health.intensity;
 refreshSessions();
