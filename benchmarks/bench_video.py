@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from bench_detectors import letterbox
 
-from rtfer.faces import FaceDetector, FaceTracker, pick_subject
+from rtfer.faces import FaceDetector, FaceTracker, as_gray, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.video import VideoSource, analyze_video
@@ -57,9 +57,15 @@ def decode_fps(path: Path) -> float:
     return count / (time.perf_counter() - start)
 
 
+def file_mode_tracker(path: Path, recognizer: EmotionRecognizer) -> FaceTracker:
+    """The tracker as ``analyze_video`` sets it up: window re-detection every 8 frames, full scans every 2 s."""
+    with VideoSource(path) as video:
+        return FaceTracker(recognizer.detector, detect_every=8, full_every=round(2 * video.info.fps))
+
+
 def stage_breakdown(path: Path, recognizer: EmotionRecognizer, batch: int = 32) -> dict[str, float]:
     """Milliseconds per frame of each stage in file mode (batched classification)."""
-    tracker = FaceTracker(recognizer.detector, detect_every=5)
+    tracker = file_mode_tracker(path, recognizer)
     times = {"decode": 0.0, "detect_track": 0.0, "align": 0.0, "classify": 0.0}
     crops: list[np.ndarray] = []
     frames = 0
@@ -71,10 +77,11 @@ def stage_breakdown(path: Path, recognizer: EmotionRecognizer, batch: int = 32) 
             t1 = time.perf_counter()
             if item is None:
                 break
-            face = pick_subject(tracker.update(item[2]))
+            gray = as_gray(item[2])
+            face = pick_subject(tracker.update(gray))
             t2 = time.perf_counter()
             if face is not None:
-                crops.append(recognizer.crop(item[2], face))
+                crops.append(recognizer.crop(gray, face))
             t3 = time.perf_counter()
             if len(crops) == batch:
                 recognizer.classify(crops)
@@ -94,7 +101,7 @@ def stage_breakdown(path: Path, recognizer: EmotionRecognizer, batch: int = 32) 
 
 def live_latency(path: Path, recognizer: EmotionRecognizer) -> dict[str, float]:
     """Per-frame latency (ms) when frames are handled one at a time, as in a live session."""
-    tracker = FaceTracker(recognizer.detector, detect_every=5)
+    tracker = FaceTracker(recognizer.detector, detect_every=3, full_every=15)  # as the app's live sessions
     latencies = []
     with VideoSource(path) as video:
         for _, _, frame in video.frames():
@@ -120,10 +127,13 @@ def main() -> None:
     parser.add_argument("--weights", default=DEFAULT_MODEL)
     parser.add_argument("--fer-python", help="python of a venv set up as in ../shared/tools/fer_peer/README.md")
     parser.add_argument("--fit", choices=("stretch", "letterbox"), default="stretch")
+    parser.add_argument("--backend", default="auto", help="inference engine (auto: the 8-bit graph when shipped)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    recognizer = EmotionRecognizer(args.weights, detector=FaceDetector(landmarks=5))  # as analyze_video
-    recognizer.classify(np.zeros((1, 48, 48), np.uint8))  # warm-up (and the one-off ONNX export)
+    recognizer = EmotionRecognizer(args.weights, args.backend)
+    recognizer.detector = FaceDetector(landmarks=recognizer.landmarks_needed)  # as analyze_video
+    side = recognizer.meta.input_size
+    recognizer.classify(np.zeros((1, side, side), np.uint8))  # warm-up (and the one-off ONNX export)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for clip in sorted((args.shared / "media" / "videos").glob("*.mp4")):
@@ -134,6 +144,7 @@ def main() -> None:
                 start = time.perf_counter()
                 timeline = analyze_video(path, weights=args.weights, progress=False, recognizer=recognizer)
                 row = {"clip": clip.name, "size": f"{size[0]}x{size[1]}", "fit": args.fit, "frames": len(timeline.rows),
+                       "engine": recognizer.engine.backend,
                        "decode_fps": round(decode_fps(path), 1),
                        "file_mode_fps": round(len(timeline.rows) / (time.perf_counter() - start), 1),
                        "breakdown_ms": stage_breakdown(path, recognizer), "live": live_latency(path, recognizer)}

@@ -232,3 +232,31 @@ def test_background_without_people_gives_no_face():
     background = frame[:, : max(face.box[0] - 20, 50)]  # everything left of the face
     assert detect_faces(background) == []
     assert detect_faces(cv2.resize(frame, (3840, 2160)))  # a 4K frame still works (scanned downscaled)
+
+
+def test_tracker_keeps_the_landmarks_of_a_still_face(monkeypatch):
+    import rtfer.faces.track as track_module
+
+    fits = []
+
+    def fake_landmarks(gray, box, points):
+        fits.append(box)
+        x, y, w, h = box
+        return np.array([[x + w * 0.3, y + h * 0.4]] * 2 + [[x + w * 0.7, y + h * 0.4]] * 2 + [[x + w / 2, y + h]],
+                        np.float32)
+
+    monkeypatch.setattr(track_module, "predict_landmarks", fake_landmarks)
+
+    class Detector:
+        landmarks = 5
+
+        def __call__(self, frame):
+            return [Face((100, 100, 80, 80), 1.0, fake_landmarks(frame, (100, 100, 80, 80), 5))]
+
+    tracker = FaceTracker(Detector(), detect_every=50, full_every=50)
+    still = np.random.default_rng(0).integers(0, 255, (480, 640), dtype=np.uint8)
+    for _ in range(6):
+        tracker.update(still)
+    assert len(fits) == 2  # the detection, then one fit after it; the still frames reuse it
+    tracker.update(np.roll(still, 25, axis=1))  # the face moved
+    assert len(fits) == 3

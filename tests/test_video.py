@@ -88,6 +88,17 @@ def test_offline_change_points_find_a_valence_step():
     assert (changes[0].before, changes[0].after) == ("sad", "happy")
 
 
+def test_change_points_of_an_hour_at_30_fps():
+    """An hour of frames: the search runs on 0.1 s blocks in compiled code (the pure-Python search would
+    not finish); the changes land on the block grid."""
+    rng = np.random.default_rng(3)
+    times = np.arange(0, 3600, 1 / 30)
+    values = np.where(times < 1200, -0.5, np.where(times < 2400, 0.4, -0.1)) + rng.normal(0, 0.05, len(times))
+    values[::7] = np.nan  # frames without a face are skipped
+    changes = offline_change_points(times, values, np.arange(len(times)), ["neutral"] * len(times))
+    assert [round(c.time_s) for c in changes] == [1200, 2400]
+
+
 def test_no_change_in_a_flat_noisy_series():
     rng = np.random.default_rng(2)
     times = np.arange(0, 30, 0.1)

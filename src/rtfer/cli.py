@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame")
     analyze.add_argument("--fps", type=float, metavar="F", help="process about F frames per second")
     analyze.add_argument("--track-id", type=int, help="follow this face track instead of the largest face")
-    analyze.add_argument("--detect-every", type=int, default=5, metavar="K",
+    analyze.add_argument("--detect-every", type=int, default=8, metavar="K",
                          help="run the face detector every K processed frames, track in between")
     analyze.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto",
                          help="auto: the 8-bit ONNX graph when the model ships one, else float32 ONNX")

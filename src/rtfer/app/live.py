@@ -56,7 +56,7 @@ class LiveSession:
     changes: OnlineChangeDetector = field(default_factory=OnlineChangeDetector)
 
     def __post_init__(self) -> None:
-        self.tracker = FaceTracker(self.recognizer.detector, detect_every=3)
+        self.tracker = FaceTracker(self.recognizer.detector, detect_every=3, full_every=15)
 
     def process(self, time_s: float, frame: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
         """Returns (the reply for the page, the timeline record to store)."""

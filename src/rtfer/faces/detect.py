@@ -159,7 +159,7 @@ class FaceDetector:
         height, width = gray.shape
         return self._detect(image, gray, (0, 0, width, height), self.scan_scale(height, width))
 
-    def detect_near(self, frame: np.ndarray | None, face: Face, context: float = 1.1) -> list[Face]:
+    def detect_near(self, frame: np.ndarray | None, face: Face, context: float = 0.6) -> list[Face]:
         """Faces in a window around ``face`` (``context`` x its size on every side), scanned at the scale that
         makes it about 1.5 x ``min_face``: a small fraction of a full-frame scan, to re-detect a tracked face."""
         image = as_uint8(frame)

@@ -1,10 +1,12 @@
 """Follow faces across video frames so that each person keeps an id.
 
 The detector runs every ``detect_every`` frames: over the whole frame every ``full_every`` frames (and
-whenever nothing is tracked), otherwise only in a window around each tracked face, scanned at the scale
+on every frame while no face is followed), otherwise only in a window around each tracked face, scanned at the scale
 that makes the face just large enough (a few percent of a full scan). New faces therefore appear within
 ``full_every`` frames. In between, each track is followed by re-fitting its landmarks inside its last box
-and moving the box with them (dlib's shape predictor is well under a millisecond per face). Detections
+and moving the box with them (dlib's shape predictor, about half a millisecond per face), unless a 16x16
+thumbnail of the box differs from the one taken at the last fit by less than ``still_threshold`` gray
+levels on average: a still face keeps its landmarks (the crop still comes from the new frame). Detections
 are matched to tracks by IoU, then by centre distance; a track missing from ``max_missed`` detection
 rounds in a row is dropped.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from rtfer.faces.detect import Face, FaceDetector, as_gray, predict_landmarks
@@ -28,21 +31,34 @@ def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
+THUMB = 16  # side of the thumbnail that tells whether a face moved since its landmarks were fitted
+
+
 @dataclass
 class _Track:
     track_id: int
     face: Face
     missed: int = 0
+    thumb: np.ndarray | None = None  # the face region when its landmarks were last fitted
+
+
+def _thumbnail(gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    x, y, w, h = box
+    region = gray[max(y, 0):y + h, max(x, 0):x + w]
+    if region.size == 0:
+        return None
+    return cv2.resize(region, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.int16)
 
 
 class FaceTracker:
     """Detect-every-k-frames face tracker; ``update(frame)`` returns the faces with ``track_id`` set."""
 
     def __init__(self, detector: FaceDetector | None = None, detect_every: int = 5, max_missed: int = 2,
-                 min_iou: float = 0.3, full_every: int = 30):
+                 min_iou: float = 0.3, full_every: int = 30, still_threshold: float = 3.0):
         self.detector = detector or FaceDetector()
         self.detect_every = max(1, detect_every)
         self.full_every = max(self.detect_every, full_every)
+        self.still_threshold = still_threshold
         self.max_missed = max_missed
         self.min_iou = min_iou
         self._tracks: list[_Track] = []
@@ -58,8 +74,8 @@ class FaceTracker:
         if gray is None:
             self._frame_index += 1
             return []
-        if self._frame_index % self.full_every == 0 or not self._tracks:
-            faces = self._match(self.detector(gray))
+        if self._frame_index % self.full_every == 0 or all(t.missed for t in self._tracks):
+            faces = self._match(self.detector(gray))  # also every frame while nothing is followed
         elif self._frame_index % self.detect_every == 0:
             faces = self._match(self._detect_near_tracks(gray))
         else:
@@ -117,6 +133,7 @@ class FaceTracker:
         detection.track_id = track.track_id
         track.face = detection
         track.missed = 0
+        track.thumb = None
 
     def _follow(self, gray: np.ndarray) -> list[Face]:
         followed = []
@@ -128,12 +145,18 @@ class FaceTracker:
             if old.landmarks is None or not self.detector.landmarks:
                 followed.append(old)
                 continue
+            thumb = _thumbnail(gray, old.box)
+            if (thumb is not None and track.thumb is not None
+                    and np.abs(thumb - track.thumb).mean() < self.still_threshold):
+                followed.append(old)  # the face has not moved: its landmarks still hold
+                continue
             marks = predict_landmarks(gray, old.box, len(old.landmarks))
             dx, dy = (marks.mean(axis=0) - old.landmarks.mean(axis=0)).tolist()
             x, y, w, h = old.box
             x = int(np.clip(round(x + dx), 0, max(width - w, 0)))
             y = int(np.clip(round(y + dy), 0, max(height - h, 0)))
             track.face = Face((x, y, w, h), old.score, marks, track.track_id)
+            track.thumb = _thumbnail(gray, track.face.box)
             followed.append(track.face)
         return sorted(followed, key=lambda f: f.area, reverse=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from rtfer.faces import FaceDetector, FaceTracker, pick_subject
+from rtfer.faces import FaceDetector, FaceTracker, as_gray, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.taxonomy import valence
@@ -50,34 +50,39 @@ def score_frame(result: FrameResult, smoother: ProbabilitySmoother, labels: tupl
 
 
 def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL, every: int = 1,
-                  fps: float | None = None, track_id: int | None = None, detect_every: int = 5,
+                  fps: float | None = None, track_id: int | None = None, detect_every: int = 8,
                   backend: str = "auto", batch_frames: int = 32, progress: bool = True,
                   recognizer: EmotionRecognizer | None = None, on_frame: FrameHook | None = None,
                   min_cutoff: float = 0.4, beta: float = 0.6, hold_s: float = 0.5,
-                  landmarks: int | None = None) -> Timeline:
+                  landmarks: int | None = None, rescan_s: float = 2.0) -> Timeline:
     """Analyse a video file, frame folder, webcam index or stream URL.
 
-    The subject is the largest face, or the face with ``track_id``. The FER crop only needs the eyes,
-    so faces are followed with dlib's 5-point landmarks (three times cheaper than 68); models trained on
-    the 68-landmark crop get 68 (``landmarks`` overrides). Faces are classified in batches of
-    ``batch_frames`` frames; models with an intensity head add per-emotion intensities to each row.
-    ``on_frame(frame, result, timeline)`` sees every processed frame in order
+    The subject is the largest face, or the face with ``track_id``. Faces are re-detected near their
+    tracks every ``detect_every`` processed frames and searched for in the whole frame every ``rescan_s``
+    seconds (so a new face is found within that time; a lost track triggers a full search at once). The
+    FER crop only needs the eyes, so faces are followed with dlib's 5-point landmarks (three times cheaper
+    than 68); models trained on the 68-landmark crop get 68 (``landmarks`` overrides). Faces are
+    classified in batches of ``batch_frames`` frames; models with an intensity head add per-emotion
+    intensities to each row. ``on_frame(frame, result, timeline)`` sees every processed frame in order
     (the annotated-video writer uses it).
     """
     if recognizer is None:
         recognizer = EmotionRecognizer(weights, backend)
         recognizer.detector = FaceDetector(landmarks=landmarks or recognizer.landmarks_needed)
-    tracker = FaceTracker(recognizer.detector, detect_every=detect_every)
     smoother = ProbabilitySmoother(min_cutoff, beta, hold_s)
     labels = recognizer.labels
     started = time.perf_counter()
     with VideoSource(source) as video:
         timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity)
-        total = video.info.frame_count // frame_step(video.info.fps, every, fps) or None
+        step = frame_step(video.info.fps, every, fps)
+        total = video.info.frame_count // step or None
+        rate = video.info.fps / step if video.info.fps > 0 else 30.0
+        tracker = FaceTracker(recognizer.detector, detect_every=detect_every, full_every=round(rescan_s * rate))
         bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
         for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
-            subjects = [pick_subject(tracker.update(frame), track_id) for _, _, frame in chunk]
-            crops = [recognizer.crop(frame, face) for (_, _, frame), face in zip(chunk, subjects, strict=True)
+            grays = [as_gray(frame) for _, _, frame in chunk]  # once per frame, for the tracker and the crop
+            subjects = [pick_subject(tracker.update(gray), track_id) for gray in grays]
+            crops = [recognizer.crop(gray, face) for gray, face in zip(grays, subjects, strict=True)
                      if face is not None]
             probs, intensity = recognizer.classify_with_intensity(crops)
             outputs = iter(zip(probs, intensity if intensity is not None else [None] * len(probs), strict=True))
