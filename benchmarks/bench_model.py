@@ -1,4 +1,5 @@
-"""Model cost: parameters, size, FLOPs per face and CPU latency per face (ONNX Runtime and PyTorch).
+"""Model cost: parameters, size, FLOPs per face and CPU latency per face (ONNX Runtime float32 and, when the
+model ships one, its 8-bit graph; PyTorch).
 
     python benchmarks/bench_model.py --weights msfernet-fer2013-7 --out docs/results/model_cost.json
 """
@@ -15,6 +16,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from rtfer.runtime.engine import load_engine
+from rtfer.runtime.quantize import int8_path
 from rtfer.runtime.weights import load_model, resolve_weights
 
 
@@ -46,7 +48,10 @@ def main() -> None:
         "fp32_mb": round(sum(p.numel() for p in model.state_dict().values()) * 4 / 1e6, 2),
     }
     faces = np.random.default_rng(0).integers(0, 256, (64, size, size), dtype=np.uint8)
-    for backend in ("onnx", "torch"):
+    int8 = int8_path(resolve_weights(args.weights))
+    if int8.is_file():
+        result["int8_onnx_mb"] = round(int8.stat().st_size / 1e6, 2)
+    for backend in ("onnx", "torch", *(["onnx-int8"] if int8.is_file() else [])):
         engine = load_engine(args.weights, backend)
         result[f"{backend}_ms_per_face_batch1"] = per_face_ms(engine.predict, faces[:1], repeats=100)
         result[f"{backend}_ms_per_face_batch64"] = per_face_ms(engine.predict, faces)

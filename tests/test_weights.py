@@ -48,3 +48,19 @@ def test_tensors_from_another_model_are_rejected(tmp_path):
                  meta())
     with pytest.raises(WeightsError, match="do not match"):
         load_model(tmp_path / "m.safetensors")
+
+
+EXPECTED_SHIPPED = {"msfernet-fer2013-7"}  # grows as models are shipped (issues 3 and 7)
+
+
+def test_shipped_models_load_by_name_and_fit_the_size_budget():
+    from rtfer import load_model as public_load_model
+    from rtfer.runtime.weights import shipped_dir, shipped_models
+
+    assert EXPECTED_SHIPPED <= set(shipped_models())
+    for name in shipped_models():
+        model, meta = public_load_model(name)
+        assert meta.labels and meta.training.get("train_minutes") is not None, name
+        assert sum(p.numel() for p in model.parameters()) > 0
+    files = list(shipped_dir().glob("*.safetensors")) + list(shipped_dir().glob("*.onnx"))
+    assert sum(f.stat().st_size for f in files) <= 25e6  # every shipped model together (issue 3)
