@@ -45,8 +45,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory, weights):
+def start_server(tmp_path_factory, weights: Path):
     import uvicorn
 
     from rtfer.app.server import create_app
@@ -60,7 +59,13 @@ def server(tmp_path_factory, weights):
     deadline = time.time() + 30
     while not instance.started and time.time() < deadline:
         time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", instance, thread
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, weights):
+    url, instance, thread = start_server(tmp_path_factory, weights)
+    yield url
     instance.should_exit = True
     thread.join(timeout=10)
 
@@ -116,3 +121,23 @@ def test_uploaded_video_in_the_browser(server, browser, tmp_path):
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)  # click seeks the video
     page.wait_for_function("document.getElementById('video').currentTime > 0.5")
     page.screenshot(path=str(tmp_path / "review.png"))
+
+
+def test_intensity_bars_with_a_vggs_model(tmp_path_factory, vggs_weights, browser):
+    url, instance, thread = start_server(tmp_path_factory, vggs_weights)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.click("#start-live")
+        page.wait_for_function("document.querySelectorAll('#intensity-bars .bar').length === 7", timeout=60_000)
+        assert page.is_visible("#intensity-panel")
+        page.click("#stop")
+    finally:
+        instance.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_no_intensity_panel_without_the_head(server, browser):
+    page = browser.new_page()
+    page.goto(server)
+    page.wait_for_function("document.getElementById('intensity-panel').hidden === true")
