@@ -64,32 +64,27 @@ def tiny_tree(tmp_path: Path) -> Path:
 
 
 TINY = {"widths": [8, 8, 16, 32], "head_hidden": 0}
+SMALL_VGGS = {"widths": [8, 8, 16], "fc": [32, 16]}
+
+
+def random_weights(folder: Path, name: str, model: str, config: dict, input_size: int) -> Path:
+    """Untrained weights with FER2013 labels, for tests of plumbing rather than accuracy."""
+    from rtfer.models import create_model
+    from rtfer.runtime.weights import WeightsMeta, save_weights
+    from rtfer.taxonomy import FER7
+
+    meta = WeightsMeta(model=model, config={"num_classes": 7, **config}, labels=list(FER7.labels),
+                       input_size=input_size, scheme="fer7", mean=0.5, std=0.25)
+    return save_weights(folder / f"{name}.safetensors", create_model(model, num_classes=7, **config).eval(), meta)
 
 
 @pytest.fixture(scope="session")
 def weights(tmp_path_factory) -> Path:
-    """Tiny random FER2013-scheme weights, for tests of plumbing rather than accuracy."""
-    from rtfer.models import create_model
-    from rtfer.runtime.weights import WeightsMeta, save_weights
-    from rtfer.taxonomy import FER7
-
-    meta = WeightsMeta(model="msfernet", config={"num_classes": 7, **TINY}, labels=list(FER7.labels),
-                       input_size=48, scheme="fer7", mean=0.5, std=0.25)
-    model = create_model("msfernet", num_classes=7, **TINY).eval()
-    return save_weights(tmp_path_factory.mktemp("weights") / "tiny.safetensors", model, meta)
-
-
-SMALL_VGGS = {"widths": [8, 8, 16], "fc": [32, 16]}
+    """Tiny MSFERNet weights (48x48 FER crops)."""
+    return random_weights(tmp_path_factory.mktemp("weights"), "tiny", "msfernet", TINY, 48)
 
 
 @pytest.fixture(scope="session")
 def vggs_weights(tmp_path_factory) -> Path:
-    """Tiny random VGG-S weights (128x128 landmark crops, with an intensity head)."""
-    from rtfer.models import create_model
-    from rtfer.runtime.weights import WeightsMeta, save_weights
-    from rtfer.taxonomy import FER7
-
-    meta = WeightsMeta(model="vggs", config={"num_classes": 7, **SMALL_VGGS}, labels=list(FER7.labels),
-                       input_size=128, scheme="fer7", mean=0.5, std=0.25)
-    model = create_model("vggs", num_classes=7, **SMALL_VGGS).eval()
-    return save_weights(tmp_path_factory.mktemp("vggs") / "tiny-vggs.safetensors", model, meta)
+    """Tiny VGG-S weights (128x128 landmark crops, with an intensity head)."""
+    return random_weights(tmp_path_factory.mktemp("vggs"), "tiny-vggs", "vggs", SMALL_VGGS, 128)
