@@ -351,20 +351,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from rtfer.models import list_models
-    from rtfer.runtime.weights import load_meta, shipped_models
+    from rtfer.runtime.quantize import int8_path
+    from rtfer.runtime.weights import load_meta, resolve_weights, shipped_models
 
     shipped = {name: load_meta(name) for name in shipped_models()}
+    int8 = {name: int8_path(resolve_weights(name)).is_file() for name in shipped}
     if args.json:
         print(json.dumps({"architectures": list_models(),
-                          "weights": {n: {"model": m.model, "labels": m.labels, "metrics": m.metrics}
-                                      for n, m in shipped.items()}}))
+                          "weights": {n: {"model": m.model, "labels": m.labels, "metrics": m.metrics,
+                                          "int8_graph": int8[n]} for n, m in shipped.items()}}))
         return 0
     print("architectures: " + ", ".join(list_models()))
     print("shipped weights:" + ("" if shipped else " none"))
     for name, meta in shipped.items():
-        accuracy = meta.metrics.get("val_accuracy")
-        print(f"  {name:<24} {meta.model}  {len(meta.labels)} classes"
-              + (f"  val accuracy {accuracy:.4f}" if accuracy is not None else ""))
+        scores = [f"{label} {meta.metrics[key]:.4f}" for key, label in
+                  (("val_accuracy", "val accuracy"), ("cv_accuracy", "10-fold CV accuracy")) if key in meta.metrics]
+        print(f"  {name:<20} {meta.model:<9} {', '.join(meta.labels)}" + (" + 8-bit graph" if int8[name] else "")
+              + (f"  ({'; '.join(scores)})" if scores else ""))
     return 0
 
 

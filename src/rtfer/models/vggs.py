@@ -56,11 +56,14 @@ class VGGS(nn.Module):
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(features))
 
-    def forward_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(class logits, intensity logits); a sigmoid of the second gives intensities in [0, 1]."""
-        features = self.forward_features(x)
+    def forward_heads(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both heads on the embedding: (class logits, intensity logits)."""
         dropped = self.dropout(features)
         return self.classifier(dropped), self.intensity(dropped)
+
+    def forward_outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(class logits, intensity logits); a sigmoid of the second gives intensities in [0, 1]."""
+        return self.forward_heads(self.forward_features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))

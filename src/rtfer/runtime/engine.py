@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rtfer.errors import RtferError
-from rtfer.runtime.predict import has_intensity, normalise, predict_intensity, predict_probs
+from rtfer.runtime.predict import has_intensity, normalise, predict_outputs
 from rtfer.runtime.quantize import int8_path
 from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, resolve_weights
 
@@ -63,12 +63,8 @@ class TorchEngine:
         return self.predict_with_intensity(faces)[0]
 
     def predict_with_intensity(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        empty = np.zeros((0, len(self.meta.labels)), dtype=np.float32)
-        if len(faces) == 0:
-            return empty, empty if self.has_intensity else None
-        intensity = predict_intensity(self.model, self.meta, faces)
-        return (predict_probs(self.model, self.meta, faces).astype(np.float32),
-                None if intensity is None else intensity.astype(np.float32))
+        probs, intensity = predict_outputs(self.model, self.meta, np.asarray(faces))
+        return probs.astype(np.float32), None if intensity is None else intensity.astype(np.float32)
 
 
 class OnnxEngine:

@@ -24,20 +24,15 @@ def has_intensity(model: nn.Module) -> bool:
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, images: np.ndarray, mean: float, std: float, batch_size: int = 256,
-                   tta: bool = False, device: str | torch.device = "cpu", head: str = "class") -> np.ndarray:
-    """Logits of the class head (or, with ``head="intensity"``, of the intensity head) for uint8 faces;
-    with ``tta`` the mean over the face and its mirror image."""
+                   tta: bool = False, device: str | torch.device = "cpu") -> np.ndarray:
+    """Logits for uint8 faces; with ``tta`` the mean over the face and its mirror image."""
     model.eval()
-
-    def run(batch: torch.Tensor) -> torch.Tensor:
-        return model(batch) if head == "class" else model.forward_outputs(batch)[1]
-
     out = []
     for start in range(0, len(images), batch_size):
         batch = torch.from_numpy(normalise(images[start:start + batch_size], mean, std)).to(device)
-        logits = run(batch)
+        logits = model(batch)
         if tta:
-            logits = (logits + run(torch.flip(batch, dims=[3]))) / 2
+            logits = (logits + model(torch.flip(batch, dims=[3]))) / 2
         out.append(logits.float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
@@ -45,14 +40,31 @@ def predict_logits(model: nn.Module, images: np.ndarray, mean: float, std: float
 def predict_probs(model: nn.Module, meta: WeightsMeta, images: np.ndarray, tta: bool = False,
                   batch_size: int = 256) -> np.ndarray:
     """Softmax probabilities (N, len(meta.labels)) for uint8 faces at the model's input size."""
+    if not len(images):
+        return np.zeros((0, len(meta.labels)), np.float32)
     logits = predict_logits(model, images, meta.mean, meta.std, batch_size=batch_size, tta=tta)
     return torch.softmax(torch.from_numpy(logits), dim=1).numpy()
 
 
-def predict_intensity(model: nn.Module, meta: WeightsMeta, images: np.ndarray, batch_size: int = 256
-                      ) -> np.ndarray | None:
-    """Per-emotion intensities in [0, 1] (N, len(meta.labels)), or ``None`` for a model without the head."""
+@torch.inference_mode()
+def predict_outputs(model: nn.Module, meta: WeightsMeta, images: np.ndarray, batch_size: int = 256
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Softmax probabilities and, for a model with an intensity head, intensities in [0, 1] (one pass)."""
     if not has_intensity(model):
-        return None
-    logits = predict_logits(model, images, meta.mean, meta.std, batch_size=batch_size, head="intensity")
-    return torch.sigmoid(torch.from_numpy(logits)).numpy()
+        return predict_probs(model, meta, images, batch_size=batch_size), None
+    model.eval()
+    probs, levels = [], []
+    for start in range(0, len(images), batch_size):
+        logits, intensity = model.forward_outputs(torch.from_numpy(
+            normalise(images[start:start + batch_size], meta.mean, meta.std)))
+        probs.append(torch.softmax(logits.float(), dim=1))
+        levels.append(torch.sigmoid(intensity.float()))
+    classes = len(meta.labels)
+    if not probs:
+        return np.zeros((0, classes), np.float32), np.zeros((0, classes), np.float32)
+    return torch.cat(probs).numpy(), torch.cat(levels).numpy()
+
+
+def predict_intensity(model: nn.Module, meta: WeightsMeta, images: np.ndarray) -> np.ndarray | None:
+    """Per-emotion intensities in [0, 1] (N, len(meta.labels)), or ``None`` for a model without the head."""
+    return predict_outputs(model, meta, images)[1]

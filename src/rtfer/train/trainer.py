@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 from rtfer.data.readers import FaceDataset
 from rtfer.errors import RtferError
 from rtfer.models import create_model, model_spec
-from rtfer.runtime.predict import predict_logits
+from rtfer.runtime.predict import has_intensity, predict_logits
 from rtfer.runtime.weights import WeightsMeta, load_model, save_weights
 from rtfer.taxonomy import canonical
 from rtfer.train import SUPCON_MODES
@@ -134,9 +134,8 @@ class Learner(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """(class logits, intensity logits or None, projected embedding or None)."""
         features = self.net.forward_features(x)
-        if getattr(self.net, "has_intensity", False):
-            dropped = self.net.dropout(features)
-            logits, intensity = self.net.classifier(dropped), self.net.intensity(dropped)
+        if has_intensity(self.net):
+            logits, intensity = self.net.forward_heads(features)
         else:
             logits, intensity = self.net.forward_head(features), None
         return logits, intensity, (self.projection(features) if self.projection is not None else None)
@@ -234,16 +233,17 @@ def init_from(net: nn.Module, weights: str, labels: list[str]) -> None:
     class name, so a class the source lacks (CK+'s contempt) starts fresh and a reordered label set
     (CK+ versus FER2013 order) keeps each class's own weights."""
     source, meta = load_model(weights)
-    own = net.state_dict()
-    matched = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
-    classifier = {id(p): name for name, p in net.named_parameters()}
+    own, theirs = net.state_dict(), source.state_dict()
+    matched = {k: v for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    names = {id(p): name for name, p in net.named_parameters()}
     rows = {canonical(name): i for i, name in enumerate(meta.labels)}
     for param in (p for head in net.class_heads() for p in head.parameters()):
-        name = classifier[id(param)]
+        name = names[id(param)]
         remapped = own[name].clone()
-        for i, label in enumerate(labels):
-            if canonical(label) in rows and name in source.state_dict():
-                remapped[i] = source.state_dict()[name][rows[canonical(label)]]
+        if name in theirs and theirs[name].shape[1:] == remapped.shape[1:]:
+            for i, label in enumerate(labels):
+                if canonical(label) in rows:
+                    remapped[i] = theirs[name][rows[canonical(label)]]
         matched[name] = remapped
     net.load_state_dict(matched, strict=False)
     shared = sum(canonical(label) in rows for label in labels)
