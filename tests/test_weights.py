@@ -50,7 +50,7 @@ def test_tensors_from_another_model_are_rejected(tmp_path):
         load_model(tmp_path / "m.safetensors")
 
 
-EXPECTED_SHIPPED = {"msfernet-fer2013-7", "vggs-fer2013-7"}
+EXPECTED_SHIPPED = {"msfernet-fer2013-7", "msfernet-ckplus-7", "vggs-fer2013-7"}
 
 
 def test_shipped_models_load_by_name_and_fit_the_size_budget():
