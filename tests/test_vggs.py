@@ -227,3 +227,14 @@ def test_app_shows_intensity_for_models_that_have_it(vggs_weights, tmp_path):
         assert set(reply["intensity"]) == set(FER7.labels) and set(reply["faces"][0]["intensity"]) == set(FER7.labels)
         header = client.get(f"/api/sessions/{sid}/timeline.csv").text.splitlines()[0].split(",")
         assert header[-7:] == [f"i_{n}" for n in FER7.labels]
+
+
+def test_cv_reports_held_out_intensity(tmp_path):
+    data = write_tree(tmp_path / "ck", {"anger": 12, "happy": 12, "surprise": 12}, subjects=6)
+    result = rtfer("cv", "--model", "vggs", "--data", str(data), "--folds", "3", "--epochs", "1",
+                   "--batch-size", "8", "--width", "8", "8", "16", "--mixup", "0.5", "--out", str(tmp_path / "cv"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "cv" / "cv_summary.json").read_text())
+    assert {"mean_auc", "ece", "blend_spearman"} <= set(summary["intensity"])
+    fold = json.loads((tmp_path / "cv" / "fold1" / "test_report.json").read_text())
+    assert fold["intensity"]["blends"]["same_subject"] is True
