@@ -51,3 +51,18 @@ def test_width_is_configurable():
     small = create_model("msfernet", widths=[8, 8, 16, 32], head_hidden=0, num_classes=3)
     assert small(torch.randn(2, 1, 48, 48)).shape == (2, 3)
     assert count_params(small) < 50_000
+
+
+def test_derived_group_model_matches_the_group_probabilities():
+    """MSFERNet's ``groups`` option pools class logits per valence group: its softmax must equal the group
+    probabilities rtfer derives from the 7 class probabilities (surprise removed, the rest renormalised)."""
+    from rtfer.taxonomy import FER7, VALENCE3, group_of, to_groups
+
+    base = create_model("msfernet", widths=[8, 8, 16, 32], head_hidden=0).eval()
+    groups = [[i for i, label in enumerate(FER7.labels) if group_of(label) == g] for g in VALENCE3.labels]
+    derived = create_model("msfernet", widths=[8, 8, 16, 32], head_hidden=0, groups=groups).eval()
+    derived.load_state_dict(base.state_dict())
+    x = torch.randn(5, 1, 48, 48)
+    with torch.no_grad():
+        expected = to_groups(torch.softmax(base(x), 1).numpy(), FER7.labels)
+        assert torch.allclose(torch.softmax(derived(x), 1), torch.from_numpy(expected), atol=1e-5)

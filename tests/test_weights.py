@@ -50,7 +50,7 @@ def test_tensors_from_another_model_are_rejected(tmp_path):
         load_model(tmp_path / "m.safetensors")
 
 
-EXPECTED_SHIPPED = {"msfernet-fer2013-7", "msfernet-ckplus-7", "vggs-fer2013-7"}
+EXPECTED_SHIPPED = {"msfernet-fer2013-7", "msfernet-fer2013-3", "msfernet-ckplus-7", "vggs-fer2013-7", "vggs-ckplus-7"}
 
 
 def test_shipped_models_load_by_name_and_fit_the_size_budget():
@@ -64,3 +64,20 @@ def test_shipped_models_load_by_name_and_fit_the_size_budget():
         assert sum(p.numel() for p in model.parameters()) > 0
     files = list(shipped_dir().glob("*.safetensors")) + list(shipped_dir().glob("*.onnx"))
     assert sum(f.stat().st_size for f in files) <= 25e6  # every shipped model together (issue 3)
+
+
+def test_onnx_cache_key_follows_the_metadata(weights, tmp_path):
+    """Two files with the same tensors but different metadata (e.g. a derived 3-group model) build different
+    graphs, so they must not share a cached ONNX file."""
+    import shutil
+
+    from rtfer.runtime.engine import onnx_cache_path
+
+    copy = tmp_path / "copy.safetensors"
+    shutil.copy(weights, copy)
+    shutil.copy(weights.with_suffix(".json"), copy.with_suffix(".json"))
+    before = onnx_cache_path(copy)
+    data = json.loads(copy.with_suffix(".json").read_text())
+    data["config"]["dropout"] = 0.1
+    copy.with_suffix(".json").write_text(json.dumps(data))
+    assert onnx_cache_path(copy) != before

@@ -29,8 +29,9 @@ class MSFERNet(nn.Module):
     def __init__(self, num_classes: int = 7, in_chans: int = 1,
                  widths: tuple[int, int, int, int] = (32, 40, 112, 288),
                  stage3_depth: int = 1, head_hidden: int = 768, cbam: bool = True,
-                 multiscale: bool = True, dropout: float = 0.3):
+                 multiscale: bool = True, dropout: float = 0.3, groups: list[list[int]] | None = None):
         super().__init__()
+        self.groups = groups
         c0, c1, c2, c3 = widths
         self.num_features = c3
         self.stem = nn.Sequential(ConvBNAct(in_chans, c0, 3), ConvBNAct(c0, c1, 3, stride=2))
@@ -56,7 +57,12 @@ class MSFERNet(nn.Module):
         return torch.flatten(self.pool(x), 1)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(self.dropout(features))
+        logits = self.head(self.dropout(features))
+        if self.groups is None:
+            return logits
+        # Derived group model: the log of each group's summed class probabilities (up to a shared constant),
+        # so a softmax over them gives P(group) among the grouped classes; classes in no group drop out.
+        return torch.stack([logits[:, members].logsumexp(dim=1) for members in self.groups], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))

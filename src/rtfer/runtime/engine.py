@@ -22,7 +22,7 @@ from torch import nn
 from rtfer.errors import RtferError
 from rtfer.runtime.predict import has_intensity, normalise, predict_outputs
 from rtfer.runtime.quantize import int8_path
-from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, resolve_weights
+from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, meta_path, resolve_weights
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +105,10 @@ class BothHeads(nn.Module):
 
 
 def onnx_cache_path(weights_path: Path) -> Path:
+    """The cached graph of a weights file, keyed by its tensors and its metadata (which builds the model)."""
     from rtfer.data.readers import default_cache_dir
 
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(weights_path.read_bytes() + meta_path(weights_path).read_bytes()).hexdigest()[:16]
     return default_cache_dir() / "onnx" / f"{weights_path.stem}-{digest}.onnx"
 
 
@@ -122,7 +123,7 @@ def export_onnx(weights: str | Path, out: str | Path) -> Path:
     batch = torch.export.Dim("batch", min=1, max=65536)
     tmp = out.with_suffix(".tmp.onnx")
     for name in ("onnx_ir", "onnxscript", "torch.onnx"):  # the exporter narrates every pass at INFO
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's concern
             warnings.simplefilter("ignore", FutureWarning)

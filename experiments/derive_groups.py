@@ -1,0 +1,54 @@
+"""Ship a 3-group model derived from a 7-class one (issue 3: "trained as 3-class or derived, whichever
+scores higher on val").
+
+    python experiments/derive_groups.py msfernet-fer2013-7 msfernet-fer2013-3 \
+        --val ../shared/datasets/fer2013/val [--compared-with RUN_DIR]
+
+The derived model is the 7-class network whose output layer pools class logits per valence group with
+log-sum-exp (MSFERNet's ``groups`` option): a softmax over the pooled logits is exactly the group
+probability that rtfer computes from 7-class probabilities (surprise removed, the rest renormalised), so
+the shipped 3-group model and ``--labels 3`` on the 7-class model agree to float precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rtfer.models import create_model
+from rtfer.runtime.weights import load_model, save_weights, shipped_dir
+from rtfer.taxonomy import VALENCE3, group_of
+from rtfer.train.evaluate import evaluate_weights
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("source")
+    parser.add_argument("name")
+    parser.add_argument("--val", help="validation folder to record the derived model's 3-group accuracy")
+    parser.add_argument("--compared-with", type=Path, help="the run trained on the 3 groups (its summary.json)")
+    args = parser.parse_args()
+    model, meta = load_model(args.source)
+    groups = [[i for i, label in enumerate(meta.labels) if group_of(label) == group] for group in VALENCE3.labels]
+    derived = create_model(meta.model, **{**meta.config, "groups": groups})
+    derived.load_state_dict(model.state_dict())
+    meta.config = {**meta.config, "groups": groups}
+    meta.labels, meta.scheme = list(VALENCE3.labels), VALENCE3.name
+    meta.training["derived_from"] = args.source
+    meta.training["note"] = ("3 valence groups derived from the 7-class model by log-sum-exp pooling of class "
+                             "logits per group (surprise excluded)")
+    meta.metrics = {"derived_from_metrics": meta.metrics}
+    if args.compared_with:
+        trained = json.loads((args.compared_with / "summary.json").read_text())
+        meta.training["trained_3_group_val_accuracy"] = trained["val"]["accuracy"]
+    path = save_weights(shipped_dir() / f"{args.name}.safetensors", derived, meta, half=True)
+    if args.val:
+        report = evaluate_weights(str(path), args.val, labels=3)
+        meta.metrics.update(val_accuracy=report["accuracy"], val_macro_f1=report["macro_f1"], val_data=args.val)
+        save_weights(path, derived, meta, half=True)
+    print(f"shipped {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    main()
