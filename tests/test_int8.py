@@ -71,3 +71,17 @@ def test_shipped_8_bit_graph_keeps_the_accuracy():
         assert result.returncode == 0, result.stderr
         scores[backend] = json.loads(result.stdout)["accuracy"]
     assert abs(scores["onnx-int8"] - scores["torch"]) <= 0.005
+
+
+def test_a_graph_left_beside_retrained_weights_is_not_used(quantized, tmp_path):
+    folder = tmp_path / "retrained"
+    folder.mkdir()
+    for source in (quantized, quantized.with_suffix(".json"), int8_path(quantized)):
+        shutil.copy(source, folder / source.name)
+    weights = folder / quantized.name
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    meta["metrics"] = {"retrained": True}
+    weights.with_suffix(".json").write_text(json.dumps(meta))
+    assert load_engine(weights).backend == "onnx"
+    with pytest.raises(RtferError, match="built from other weights"):
+        load_engine(weights, "onnx-int8")

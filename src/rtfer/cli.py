@@ -315,13 +315,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     import tempfile
 
     from rtfer.runtime.quantize import quantize_onnx
-    from rtfer.runtime.weights import load_meta
+    from rtfer.runtime.weights import load_meta, resolve_weights, weights_digest
 
     meta = load_meta(weights)
     faces = _load_training_data(args.calibration, meta.model, 7).images  # cropped as the model was trained
     with tempfile.TemporaryDirectory() as tmp:
         float_graph = export_onnx(weights, Path(tmp) / "float.onnx")
-        print(quantize_onnx(float_graph, meta, faces, args.out))
+        print(quantize_onnx(float_graph, meta, faces, args.out, weights_digest(resolve_weights(weights))))
     return 0
 
 

@@ -8,7 +8,6 @@ Models with an intensity head export it as a second output.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import warnings
@@ -21,8 +20,8 @@ from torch import nn
 
 from rtfer.errors import RtferError
 from rtfer.runtime.predict import has_intensity, normalise, predict_outputs
-from rtfer.runtime.quantize import int8_path
-from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, meta_path, resolve_weights
+from rtfer.runtime.quantize import BUILT_FROM, int8_path
+from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, resolve_weights, weights_digest
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +77,7 @@ class OnnxEngine:
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.has_intensity = len(self.session.get_outputs()) > 1
+        self.built_from = self.session.get_modelmeta().custom_metadata_map.get(BUILT_FROM, "")
         self.meta = meta
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
@@ -108,8 +108,7 @@ def onnx_cache_path(weights_path: Path) -> Path:
     """The cached graph of a weights file, keyed by its tensors and its metadata (which builds the model)."""
     from rtfer.data.readers import default_cache_dir
 
-    digest = hashlib.sha256(weights_path.read_bytes() + meta_path(weights_path).read_bytes()).hexdigest()[:16]
-    return default_cache_dir() / "onnx" / f"{weights_path.stem}-{digest}.onnx"
+    return default_cache_dir() / "onnx" / f"{weights_path.stem}-{weights_digest(weights_path)[:16]}.onnx"
 
 
 def export_onnx(weights: str | Path, out: str | Path) -> Path:
@@ -150,10 +149,18 @@ def load_engine(weights: str | Path, backend: str = "auto") -> Engine:
         quantized = int8_path(path)
         if quantized.is_file():
             try:
-                return OnnxEngine(quantized, load_meta(path), backend="onnx-int8")
+                engine = OnnxEngine(quantized, load_meta(path), backend="onnx-int8")
             except ImportError as exc:
                 if backend == "onnx-int8":
                     raise RtferError(f"ONNX Runtime engine unavailable: {exc}") from None
+            else:
+                if engine.built_from == weights_digest(path):
+                    return engine
+                message = (f"{quantized.name} was built from other weights than {path.name}; "
+                           "rebuild it with rtfer export --int8")
+                if backend == "onnx-int8":
+                    raise RtferError(message)
+                log.warning("%s; using the float32 graph", message)
         elif backend == "onnx-int8":
             raise RtferError(f"no 8-bit graph for {path.name}; make one with rtfer export --int8 --calibration DIR "
                              f"--out {quantized}")

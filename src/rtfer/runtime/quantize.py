@@ -23,6 +23,7 @@ from rtfer.runtime.weights import WeightsMeta
 log = logging.getLogger(__name__)
 
 CALIBRATION_FACES = 512
+BUILT_FROM = "rtfer_weights_sha256"  # graph metadata: the digest of the weights (and JSON) it was made from
 
 
 def int8_path(weights_path: Path) -> Path:
@@ -30,8 +31,14 @@ def int8_path(weights_path: Path) -> Path:
     return weights_path.with_name(f"{weights_path.stem}.int8.onnx")
 
 
-def quantize_onnx(float_graph: Path, meta: WeightsMeta, faces: np.ndarray, out: Path, seed: int = 0) -> Path:
-    """Write an 8-bit copy of ``float_graph`` calibrated on up to 512 of ``faces`` (uint8, model input size)."""
+def quantize_onnx(float_graph: Path, meta: WeightsMeta, faces: np.ndarray, out: Path, built_from: str,
+                  seed: int = 0) -> Path:
+    """Write an 8-bit copy of ``float_graph`` calibrated on up to 512 of ``faces`` (uint8, model input size).
+
+    ``built_from`` (the weights' digest) is stored in the graph, so a graph left beside retrained weights
+    is recognised as stale instead of being used.
+    """
+    import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -55,6 +62,8 @@ def quantize_onnx(float_graph: Path, meta: WeightsMeta, faces: np.ndarray, out: 
         staged = Path(tmp) / "int8.onnx"
         quantize_static(str(prepared), str(staged), Faces(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-        staged.replace(out)
+        graph = onnx.load(str(staged))
+        onnx.helper.set_model_props(graph, {BUILT_FROM: built_from})
+        onnx.save(graph, str(out))
     log.info("8-bit graph calibrated on %d faces: %s", len(pick), out)
     return out

@@ -7,6 +7,7 @@ command that made it. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -77,6 +78,11 @@ def save_weights(path: str | Path, model: nn.Module, meta: WeightsMeta, half: bo
     tmp.replace(path)
     meta_path(path).write_text(json.dumps(meta.to_json(), indent=2) + "\n")
     return path
+
+
+def weights_digest(weights_path: Path) -> str:
+    """SHA-256 of a weights file and its metadata: what identifies the model a derived graph was built from."""
+    return hashlib.sha256(weights_path.read_bytes() + meta_path(weights_path).read_bytes()).hexdigest()
 
 
 def shipped_dir() -> Path:
