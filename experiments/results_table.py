@@ -170,6 +170,12 @@ def vggs_section() -> None:
               f"{', '.join(f'{v:.2f}' for v in blends['mean_intensity_by_lambda'])} (Spearman with lambda "
               f"{blends['mean_spearman']:.2f}, monotonic in {100 * blends['monotonic_share']:.0f}% of pairs). "
               "Smoothness per clip: `docs/results/smoothness.json` (`python experiments/smoothness.py`).")
+    if cv_v and cv_v.get("intensity"):
+        intensity = cv_v["intensity"]
+        print(f"\nIntensity head of the CK+ VGG-S on held-out subjects (10-fold subject CV, mean over folds): ROC AUC "
+              f"{intensity['mean_auc']:.3f}, ECE {intensity['ece']:.3f}, Brier {intensity['brier']:.3f}; blends of "
+              f"two expressions of one held-out person: Spearman with lambda {intensity['blend_spearman']:.2f}, "
+              f"monotonic in {100 * intensity['blend_monotonic_share']:.0f}% of pairs.")
 
 
 if __name__ == "__main__":
