@@ -91,6 +91,9 @@ def main() -> None:
           "epochs, batch 64, sqrt class weighting; each fold keeps its last epoch. `msfernet-ckplus-7` is the "
           "same recipe trained on all 981 faces, so it has no held-out figure of its own: the CV figure is its "
           "estimate.")
+    longer = load("cv/ckplus_subject_10fold_24ep.json")
+    if longer:
+        print(f"The same recipe with 24 epochs (`rtfer cv ... --epochs 24`): {folds(longer)}.")
 
     meta_path = RESULTS.parents[1] / "src" / "rtfer" / "weights" / "msfernet-fer2013-7.json"
     if meta_path.is_file() and val7:
