@@ -5,8 +5,8 @@ minimises squared error plus a penalty per change. The penalty is set from the n
 robustly from frame-to-frame differences, so quiet and noisy recordings are treated alike; segments are at
 least ``min_segment_s`` long. Each change reports the dominant emotion before and after. The search runs
 in ruptures' compiled kernel PELT (a linear kernel is the squared-error cost) on the valence averaged over
-``resolution_s`` blocks: an hour of video takes about a second, where the pure-Python ``Pelt`` grows
-quadratically (8 s for 2 minutes of 30 fps frames).
+``resolution_s`` blocks: an hour of 30 fps video takes about 2 s, where the pure-Python ``Pelt`` grows
+quadratically with the number of frames.
 
 Online: a two-window detector compares the mean smoothed valence of the last ``window_s`` seconds with
 the ``window_s`` seconds before; a difference above ``threshold`` is a change, then it waits
