@@ -155,7 +155,7 @@ class FaceDetector:
         image = as_uint8(frame)
         if image is None or min(image.shape[:2]) < MIN_FRAME_SIDE:
             return []
-        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        gray = as_gray(image)
         height, width = gray.shape
         return self._detect(image, gray, (0, 0, width, height), self.scan_scale(height, width))
 
@@ -165,7 +165,7 @@ class FaceDetector:
         image = as_uint8(frame)
         if image is None:
             return []
-        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        gray = as_gray(image)
         height, width = gray.shape
         x, y, w, h = face.box
         side = max(w, h)
