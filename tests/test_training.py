@@ -52,6 +52,27 @@ def test_short_training_beats_chance(separable, tmp_path, mode):
     assert meta["training"]["config"]["supcon"] == mode
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_learn(separable, tmp_path, precision):
+    train, val = separable
+    trainer = Trainer(config(precision=precision), train, val, tmp_path, show_progress=False)
+    assert trainer.bf16 == (precision == "bf16")
+    accuracy = trainer.fit()["val"]["accuracy"]
+    assert accuracy > 0.75, f"{precision}: val accuracy {accuracy:.2f} (chance 0.25)"
+    weights = load_model(tmp_path / "best.safetensors")[0]
+    assert all(t.dtype == torch.float32 for t in weights.state_dict().values() if t.is_floating_point())
+
+
+def test_auto_precision_uses_bf16_only_where_it_is_fast(monkeypatch):
+    from rtfer.train.trainer import use_bf16
+
+    cpu = torch.device("cpu")
+    for amx in (True, False):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        assert use_bf16("auto", cpu) is amx
+    assert use_bf16("auto", torch.device("cuda")) and use_bf16("bf16", cpu) and not use_bf16("fp32", cpu)
+
+
 def test_two_stage_pretrains_then_fine_tunes(separable, tmp_path):
     train, val = separable
     summary = Trainer(config(supcon="two-stage", epochs=5, pretrain_epochs=2), train, val, tmp_path,
@@ -120,7 +141,8 @@ def test_schedule_warms_up_then_decays():
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("supcon", "maybe", "--supcon"), ("optimizer", "lbfgs", "--optimizer"), ("epochs", 0, "at least 1 epoch")])
+    ("supcon", "maybe", "--supcon"), ("optimizer", "lbfgs", "--optimizer"), ("epochs", 0, "at least 1 epoch"),
+    ("precision", "fp8", "--precision")])
 def test_bad_config_is_rejected(field, value, message):
     with pytest.raises(RtferError, match=message):
         TrainConfig(**{field: value})

@@ -50,7 +50,7 @@ from rtfer.models import create_model, model_spec
 from rtfer.runtime.predict import has_intensity, predict_logits
 from rtfer.runtime.weights import WeightsMeta, load_model, save_weights
 from rtfer.taxonomy import canonical
-from rtfer.train import SUPCON_MODES
+from rtfer.train import PRECISIONS, SUPCON_MODES
 from rtfer.train.augment import AUGMENT_POLICIES, face_augmentation, to_float
 from rtfer.train.checkpoint import load_checkpoint, module_state, save_checkpoint, unflatten_optimizer
 from rtfer.train.losses import ProjectionHead, supcon_loss
@@ -90,6 +90,7 @@ class TrainConfig:
     select: str = "best"
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.supcon not in SUPCON_MODES:
@@ -121,6 +122,8 @@ class TrainConfig:
             raise RtferError(f"--augment-policy must be one of {', '.join(AUGMENT_POLICIES)}")
         if not 0.0 <= self.mixup <= 1.0:
             raise RtferError("--mixup is a probability between 0 and 1")
+        if self.precision not in PRECISIONS:
+            raise RtferError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
 
 class Learner(nn.Module):
@@ -179,6 +182,18 @@ def setup_distributed(device: torch.device) -> Distributed:
     log.info("distributed training: rank %d of %d (%s)", dist.get_rank(), dist.get_world_size(),
              dist.get_backend())
     return Distributed(dist.get_rank(), dist.get_world_size())
+
+
+def use_bf16(precision: str, device: torch.device) -> bool:
+    """Whether to run forward passes in bfloat16 autocast (weights and optimizer stay float32).
+
+    ``auto`` picks it on CUDA and on CPUs with AMX tiles (Sapphire Rapids and later), where oneDNN's
+    bf16 convolutions train this network about twice as fast as float32; elsewhere bf16 would be
+    emulated and slower, so ``auto`` stays in float32.
+    """
+    if precision == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and torch.cpu._is_amx_tile_supported())
+    return precision == "bf16"
 
 
 def pick_device(name: str) -> torch.device:
@@ -266,6 +281,7 @@ class Trainer:
         self.show_progress = show_progress
         self.device = pick_device(config.device)
         self.dist = setup_distributed(self.device)
+        self.bf16 = use_bf16(config.precision, self.device)
 
         torch.manual_seed(config.seed + self.dist.rank)
         spec = model_spec(config.model)
@@ -407,7 +423,7 @@ class Trainer:
             if self.device.type == "cuda":
                 batch = batch.contiguous(memory_format=torch.channels_last)
             all_targets = targets.repeat(len(views))
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits, intensity, embedding = self.model(batch)
             ce = self._classification_loss(logits.float(), soft.repeat(len(views), 1))
             if embedding is not None and two_views:
