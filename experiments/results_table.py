@@ -97,12 +97,16 @@ def main() -> None:
     meta_path = RESULTS.parents[1] / "src" / "rtfer" / "weights" / "msfernet-fer2013-7.json"
     if meta_path.is_file() and val7:
         training = json.loads(meta_path.read_text())["training"]
-        print(f"\nCompute behind `msfernet-fer2013-7`: {training.get('epochs_run')} epochs, "
-              f"{training.get('train_minutes')} minutes on {training.get('hardware')}. "
-              f"The gap to the 72% target is {100 * (0.72 - val7['accuracy']):.1f} points. Training accuracy "
-              "(with augmentation) ended close to validation accuracy (`docs/models/msfernet-fer2013-7/"
-              "history.csv`): the model is far from overfitting, so a longer schedule is the next step "
-              "(issue 3).")
+        stages = training.get("stages") or [training]
+        print(f"\nCompute behind `msfernet-fer2013-7`: {training.get('total_epochs', training.get('epochs_run'))} "
+              f"epochs, {training.get('total_minutes', training.get('train_minutes'))} minutes of training, "
+              f"in {len(stages)} run(s) (the later ones warm restarts from the one before):")
+        for number, stage in enumerate(stages, 1):
+            val = f", val {pct(stage['val_accuracy'])}" if stage.get("val_accuracy") else ""
+            print(f"{number}. {stage['epochs_run']} epochs, {stage['train_minutes']} min on {stage['hardware']}{val}")
+        print(f"\nThe gap to the 72% target is {100 * (0.72 - val7['accuracy']):.1f} points; "
+              "`docs/models/msfernet-fer2013-7/history.csv` has the curves of the last run "
+              "(what they show: `docs/models.md`).")
 
     vggs_section()
 
