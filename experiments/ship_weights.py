@@ -34,15 +34,9 @@ def hardware() -> str:
     return f"{os.cpu_count()}-core {cpu}{amx}, PyTorch {torch.__version__.split('+')[0]} ({gpu})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("name")
-    parser.add_argument("--note", default="")
-    parser.add_argument("--cv", type=Path, help="rtfer cv folder of the same recipe")
-    parser.add_argument("--after", type=Path, metavar="WEIGHTS_JSON",
-                        help="metadata of the weights this run warm-started from (--init-from)")
-    args = parser.parse_args()
+def ship(run_dir: Path, name: str, note: str = "", cv: Path | None = None, after: Path | None = None) -> Path:
+    """Write the run's selected weights as shipped model ``name``; returns the file."""
+    args = argparse.Namespace(run_dir=run_dir, name=name, note=note, cv=cv, after=after)
     model, meta = load_model(args.run_dir / "best.safetensors")
     with (args.run_dir / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
@@ -67,7 +61,19 @@ def main() -> None:
         meta.metrics.update(cv_accuracy=summary["accuracy"]["mean"], cv_accuracy_std=summary["accuracy"]["std"],
                             cv_macro_f1=summary["macro_f1"]["mean"], cv_split=summary["split"],
                             cv_folds=summary["folds"])
-    path = save_weights(shipped_dir() / f"{args.name}.safetensors", model, meta, half=True)
+    return save_weights(shipped_dir() / f"{args.name}.safetensors", model, meta, half=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("name")
+    parser.add_argument("--note", default="")
+    parser.add_argument("--cv", type=Path, help="rtfer cv folder of the same recipe")
+    parser.add_argument("--after", type=Path, metavar="WEIGHTS_JSON",
+                        help="metadata of the weights this run warm-started from (--init-from)")
+    args = parser.parse_args()
+    path = ship(args.run_dir, args.name, args.note, args.cv, args.after)
     print(f"shipped {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
