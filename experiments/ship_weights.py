@@ -36,15 +36,14 @@ def hardware() -> str:
 
 def ship(run_dir: Path, name: str, note: str = "", cv: Path | None = None, after: Path | None = None) -> Path:
     """Write the run's selected weights as shipped model ``name``; returns the file."""
-    args = argparse.Namespace(run_dir=run_dir, name=name, note=note, cv=cv, after=after)
-    model, meta = load_model(args.run_dir / "best.safetensors")
-    with (args.run_dir / "history.csv").open() as handle:
+    model, meta = load_model(run_dir / "best.safetensors")
+    with (run_dir / "history.csv").open() as handle:
         history = list(csv.DictReader(handle))
     meta.training["epochs_run"] = len(history)
     meta.training["train_minutes"] = round(sum(float(r["seconds"]) for r in history) / 60, 1)
     meta.training["hardware"] = hardware()
-    if args.after:
-        before = json.loads(args.after.read_text())
+    if after:
+        before = json.loads(after.read_text())
         stages = before["training"].get("stages") or [
             {key: before["training"].get(key) for key in ("epochs_run", "train_minutes", "hardware", "note")}
             | {"command": before.get("command"), "val_accuracy": before["metrics"].get("val_accuracy")}]
@@ -54,14 +53,14 @@ def ship(run_dir: Path, name: str, note: str = "", cv: Path | None = None, after
             "val_accuracy": meta.metrics.get("val_accuracy")}]
         meta.training["total_epochs"] = sum(stage["epochs_run"] for stage in meta.training["stages"])
         meta.training["total_minutes"] = round(sum(stage["train_minutes"] for stage in meta.training["stages"]), 1)
-    if args.note:
-        meta.training["note"] = args.note
-    if args.cv:
-        summary = json.loads((args.cv / "cv_summary.json").read_text())
+    if note:
+        meta.training["note"] = note
+    if cv:
+        summary = json.loads((cv / "cv_summary.json").read_text())
         meta.metrics.update(cv_accuracy=summary["accuracy"]["mean"], cv_accuracy_std=summary["accuracy"]["std"],
                             cv_macro_f1=summary["macro_f1"]["mean"], cv_split=summary["split"],
                             cv_folds=summary["folds"])
-    return save_weights(shipped_dir() / f"{args.name}.safetensors", model, meta, half=True)
+    return save_weights(shipped_dir() / f"{name}.safetensors", model, meta, half=True)
 
 
 def main() -> None:
