@@ -262,42 +262,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    import shutil
-    import tempfile
-
-    from rtfer.report.timeline_plot import plot_timeline
     from rtfer.runtime.weights import DEFAULT_MODEL
-    from rtfer.video.analyze import analyze_video
-    from rtfer.video.annotate import AnnotatedWriter
+    from rtfer.video.outputs import write_analysis
 
-    if args.every < 1 or (args.fps is not None and args.fps <= 0):
-        raise RtferError("--every must be at least 1 and --fps positive")
-    weights = args.weights or DEFAULT_MODEL
-    args.out.mkdir(parents=True, exist_ok=True)
-    # Everything is written to a scratch folder first and moved into --out only when complete,
-    # so a failed run never leaves files that look like results.
-    scratch = Path(tempfile.mkdtemp(prefix=".rtfer-partial-", dir=args.out))
-    writer = None
-    try:
-        if args.annotate:
-            writer = AnnotatedWriter(scratch / "annotated.mp4", every=args.every, fps=args.fps)
-        timeline = analyze_video(args.video, weights=weights, every=args.every, fps=args.fps,
-                                 track_id=args.track_id, detect_every=args.detect_every, backend=args.backend,
-                                 progress=not args.quiet, on_frame=writer.write if writer else None)
-        if writer:
-            writer.close()
-        if not timeline.rows:
-            raise RtferError(f"{args.video}: no frames could be read")
-        timeline.to_csv(scratch / "timeline.csv")
-        summary = timeline.summary()
-        (scratch / "summary.json").write_text(json.dumps(summary, indent=1))
-        plot_timeline(timeline, scratch / "timeline.png")
-        for item in scratch.iterdir():
-            item.replace(args.out / item.name)
-    finally:
-        if writer:
-            writer.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+    summary = write_analysis(args.video, args.out, annotate=args.annotate, every=args.every, fps=args.fps,
+                             weights=args.weights or DEFAULT_MODEL, track_id=args.track_id,
+                             detect_every=args.detect_every, backend=args.backend, progress=not args.quiet)
     log.info("%d frames (%d with a face) at %.1f fps; %d change point(s); results in %s",
              summary["frames_processed"], summary["frames_with_face"], summary["processing_fps"] or 0,
              len(summary["change_points"]), args.out)
