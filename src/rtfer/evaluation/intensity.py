@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata, spearmanr
 
 from rtfer.runtime.engine import Engine
 
@@ -26,6 +25,8 @@ BLEND_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve: the chance that a positive outscores a negative (ties count half)."""
+    from scipy.stats import rankdata  # scipy.stats takes most of a second to import: only models with the head
+
     ranks = rankdata(scores)
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
@@ -67,6 +68,8 @@ def blend_response(engine: Engine, images: np.ndarray, y_true: np.ndarray,
     a, b = images[pairs[:, 0]].astype(np.float32), images[pairs[:, 1]].astype(np.float32)
     curves = np.stack([engine.predict_with_intensity(np.rint(lam * a + (1 - lam) * b).astype(np.uint8))[1]
                        [np.arange(len(pairs)), y_true[pairs[:, 0]]] for lam in BLEND_STEPS], axis=1)
+    from scipy.stats import spearmanr
+
     rho = [spearmanr(BLEND_STEPS, curve).statistic for curve in curves]
     return {"pairs": len(pairs), "same_subject": groups is not None, "lambdas": list(BLEND_STEPS),
             "mean_intensity_by_lambda": [round(float(v), 4) for v in curves.mean(axis=0)],
