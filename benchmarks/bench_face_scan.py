@@ -87,18 +87,20 @@ def yuface_scan() -> Scan:
 
 
 class OnnxBlazeFace:
-    """BlazeFace short range (128x128 input, 896 anchors) converted to ONNX, decoded as MediaPipe does:
-    letterboxed RGB in [-1, 1], box = anchor centre + offset / 128, sigmoid score >= 0.5, weighted NMS at 0.3."""
+    """BlazeFace converted to ONNX, decoded as MediaPipe does: letterboxed RGB in [-1, 1], box = anchor centre
+    + offset / size, sigmoid score >= 0.5, weighted NMS at 0.3. ``size`` 128: the short-range (front camera)
+    model, anchors on 8 and 16 px strides; 256: the back-camera model, 16 and 32 px; 896 anchors either way."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, size: int = 128):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = 2, 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.size = size
         centres = []
-        for stride, per_cell in ((8, 2), (16, 6)):
-            cells = 128 // stride
+        for stride, per_cell in ((size // 16, 2), (size // 8, 6)):
+            cells = size // stride
             ys, xs = np.mgrid[0:cells, 0:cells]
             grid = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], -1).reshape(-1, 1, 2)
             centres.append(np.repeat(grid, per_cell, axis=1).reshape(-1, 2))
@@ -106,19 +108,20 @@ class OnnxBlazeFace:
 
     def __call__(self, frame: np.ndarray) -> list[Box]:
         height, width = frame.shape[:2]
-        scale = 128 / max(height, width)
+        size = self.size
+        scale = size / max(height, width)
         h, w = round(height * scale), round(width * scale)
-        top, left = (128 - h) // 2, (128 - w) // 2
-        canvas = np.zeros((128, 128, 3), np.uint8)
+        top, left = (size - h) // 2, (size - w) // 2
+        canvas = np.zeros((size, size, 3), np.uint8)
         canvas[top:top + h, left:left + w] = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (w, h),
                                                         interpolation=cv2.INTER_AREA)
         tensor = (canvas.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]
         offsets, logits = self.session.run(None, {self.session.get_inputs()[0].name: tensor})
         scores = 1 / (1 + np.exp(-np.clip(logits[0, :, 0], -80, 80)))
         keep = scores >= 0.5
-        centre = offsets[0, keep, :2] / 128 + self.anchors[keep]
-        size = offsets[0, keep, 2:4] / 128
-        corners = np.concatenate([centre - size / 2, centre + size / 2], 1) * 128
+        centre = offsets[0, keep, :2] / size + self.anchors[keep]
+        extent = offsets[0, keep, 2:4] / size
+        corners = np.concatenate([centre - extent / 2, centre + extent / 2], 1) * size
         corners -= np.array([left, top, left, top], np.float32)
         return largest_first([(x0 / scale, y0 / scale, (x1 - x0) / scale, (y1 - y0) / scale)
                               for x0, y0, x1, y1 in weighted_nms(corners, scores[keep])])
@@ -140,7 +143,7 @@ def weighted_nms(corners: np.ndarray, scores: np.ndarray, threshold: float = 0.3
     return kept
 
 
-def candidates(blazeface_onnx: Path | None) -> dict[str, Scan]:
+def candidates(blazeface_onnx: Path | None, blazeface_back_onnx: Path | None) -> dict[str, Scan]:
     table = {REFERENCE: mtcnn_scan()}
     if importlib.util.find_spec("mediapipe") is not None:
         table["BlazeFace short range (mediapipe 0.10.21)"] = blazeface_scan(0)
@@ -149,6 +152,8 @@ def candidates(blazeface_onnx: Path | None) -> dict[str, Scan]:
         log.warning("mediapipe is not installed: BlazeFace skipped")
     if blazeface_onnx is not None:
         table["BlazeFace short range as ONNX (onnxruntime)"] = OnnxBlazeFace(blazeface_onnx)
+    if blazeface_back_onnx is not None:
+        table["BlazeFace back camera (256 px) as ONNX (onnxruntime)"] = OnnxBlazeFace(blazeface_back_onnx, 256)
     if importlib.util.find_spec("yuface") is not None:
         table["libfacedetection (yuface 2023.5.1)"] = yuface_scan()
     else:
@@ -339,13 +344,14 @@ def main() -> None:
     parser.add_argument("--per-clip", type=int, default=50, help="frames per clip for the speed test")
     parser.add_argument("--blazeface-onnx", type=Path,
                         help="BlazeFace short range converted to ONNX (docs/faces.md), run on ONNX Runtime")
+    parser.add_argument("--blazeface-back-onnx", type=Path, help="BlazeFace's 256 px back-camera model as ONNX")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     cv2.setNumThreads(2)
     videos = args.shared / "media" / "videos"
     paths = [p for files in scan_emotion_folders(args.shared / "datasets/faces-in-the-wild").values() for p in files]
     photos = [image for image in (cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths) if image is not None]
-    scans = candidates(args.blazeface_onnx)
+    scans = candidates(args.blazeface_onnx, args.blazeface_back_onnx)
     load_before = os.getloadavg()[0]
     results = {"speed_640x480": speed(scans, video_frames(videos, args.per_clip)),
                "photos": photo_recall(scans, photos),
