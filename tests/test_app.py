@@ -122,6 +122,7 @@ def test_upload_is_analysed_in_the_background(client, tmp_path):
     client.post(f"/api/sessions/{sid}/notes", json={"time_s": 0.5, "text": "<b>tense</b> at the start"})
     report = client.get(f"/api/sessions/{sid}/report.html")
     assert report.status_code == 200 and "not a diagnosis" in report.text
+    assert "surprise and neutral count 0" in report.text
     assert "&lt;b&gt;tense&lt;/b&gt;" in report.text and "data:image/png;base64," in report.text
     pdf = client.get(f"/api/sessions/{sid}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")

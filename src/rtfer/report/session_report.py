@@ -24,6 +24,8 @@ DISCLAIMER = ("rtfer estimates facial expressions from video. Its output is deci
               "professional, not a diagnosis: expressions are not feelings, models trained on posed or web "
               "images err on spontaneous expressions, lighting, head pose and faces under-represented in the "
               "training data, and a session's context matters more than any score.")
+VALENCE_NOTE = ("Valence is P(happy) minus P(angry, disgust, fear, sad) of the model's output, from -1 to +1; "
+                "surprise and neutral count 0, so an unsure or surprised face reads near 0.")
 
 
 def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
@@ -74,7 +76,7 @@ img {{ max-width: 100%; }} .share {{ display: grid; grid-template-columns: 6rem 
 <p>Report made {time.strftime("%Y-%m-%d %H:%M")} by rtfer.</p>
 <p class="disclaimer">{html.escape(DISCLAIMER)}</p>
 <h2>Overview</h2>{_table(rows["overview"])}
-<h2>Valence over time</h2>{image}
+<h2>Valence over time</h2><p>{html.escape(VALENCE_NOTE)}</p>{image}
 <h2>Share of time per emotion</h2>{shares or "<p>no face was seen</p>"}
 <h2>Emotional changes</h2>{_table(rows["changes"], ["time", "emotion", "valence"])}
 <h2>Notes</h2>{_table(rows["notes"], ["time", "note"])}
@@ -90,7 +92,8 @@ def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]],
         fig.text(0.07, 0.96, title, fontsize=16, weight="bold", va="top")
         fig.text(0.07, 0.93, f"rtfer session report, {time.strftime('%Y-%m-%d %H:%M')}", fontsize=9, va="top")
         fig.text(0.07, 0.91, DISCLAIMER, fontsize=8, va="top", wrap=True, color="#7a4b00")
-        y = 0.83
+        fig.text(0.07, 0.855, VALENCE_NOTE, fontsize=8, va="top", wrap=True)
+        y = 0.82
         for label, value in rows["overview"]:
             fig.text(0.07, y, f"{label}: {value}", fontsize=9)
             y -= 0.018
