@@ -170,6 +170,10 @@ def test_live_websocket_with_a_real_face(client):
             ws.send_bytes(frame_message(i / 25, frame))
             reply = ws.receive_json()
     assert len(reply["faces"]) == 1 and -1 <= reply["valence_smooth"] <= 1 and reply["label"] in FER7.labels
+    low, high = reply["valence_band"]
+    assert low <= reply["valence_smooth"] <= high
+    bars = reply["smooth_probabilities"]   # the bars the page shows: the label is (within the margin) their top
+    assert bars[reply["label"]] >= max(bars.values()) - 0.1 and sum(bars.values()) == pytest.approx(1, abs=1e-3)
     summary = client.get(f"/api/sessions/{sid}/summary.json").json()
     assert summary["frames_with_face"] == 10
 

@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run the face detector every K processed frames, track in between")
     analyze.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto",
                          help="auto: the 8-bit ONNX graph when the model ships one, else float32 ONNX")
+    analyze.add_argument("--smooth-s", type=float, default=1.0, metavar="S",
+                         help="smoothing time constant in seconds (default 1)")
+    analyze.add_argument("--change-min-s", type=float, default=1.5, metavar="S",
+                         help="a change must last this many seconds (default 1.5)")
+    analyze.add_argument("--change-effect", type=float, default=0.3, metavar="V",
+                         help="a change must move the smoothed valence this much (default 0.3)")
     analyze.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -267,7 +273,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     summary = write_analysis(args.video, args.out, annotate=args.annotate, every=args.every, fps=args.fps,
                              weights=args.weights or DEFAULT_MODEL, track_id=args.track_id,
-                             detect_every=args.detect_every, backend=args.backend, progress=not args.quiet)
+                             detect_every=args.detect_every, backend=args.backend, progress=not args.quiet,
+                             smooth_s=args.smooth_s, change_min_s=args.change_min_s,
+                             change_effect=args.change_effect)
     log.info("%d frames (%d with a face) at %.1f fps; %d change point(s); results in %s",
              summary["frames_processed"], summary["frames_with_face"], summary["processing_fps"] or 0,
              len(summary["change_points"]), args.out)

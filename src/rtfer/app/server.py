@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,7 +26,7 @@ from rtfer.errors import RtferError
 from rtfer.report.palette import EMOTION_COLORS
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
-from rtfer.video.changes import offline_change_points
+from rtfer.video.changes import detect_changes
 from rtfer.video.sources import VideoInfo
 from rtfer.video.timeline import Timeline, frame_from_record
 
@@ -66,10 +65,7 @@ def timeline_from_records(records: list[dict[str, Any]], labels: tuple[str, ...]
     fps = (len(rows) - 1) / duration if duration > 0 else 0.0
     timeline = Timeline(VideoInfo("webcam", "live", fps, len(rows), 0, 0), labels, model, rows,
                         has_intensity=any(f"i_{labels[0]}" in r for r in records))
-    if rows:
-        timeline.change_points = offline_change_points(
-            timeline.series("time_s"), timeline.series("valence_smooth"), np.array([r.frame for r in rows]),
-            [r.label for r in rows])
+    timeline.change_points = detect_changes(rows)  # the live detector over the same rows: the same list
     return timeline
 
 

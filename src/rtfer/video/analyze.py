@@ -13,9 +13,8 @@ from tqdm.auto import tqdm
 from rtfer.faces import FaceDetector, FaceTracker, as_gray, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
-from rtfer.taxonomy import valence
-from rtfer.video.changes import offline_change_points
-from rtfer.video.smoothing import ProbabilitySmoother
+from rtfer.video.changes import MIN_DURATION_S, MIN_EFFECT, detect_changes
+from rtfer.video.scoring import SubjectScorer
 from rtfer.video.sources import VideoSource, frame_step
 from rtfer.video.timeline import FrameResult, Timeline
 
@@ -35,25 +34,12 @@ def _chunks(frames: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-def score_frame(result: FrameResult, smoother: ProbabilitySmoother, labels: tuple[str, ...]) -> FrameResult:
-    """Fill in valence, smoothed probabilities, smoothed valence and the (smoothed) label of a frame
-    whose ``probs`` are set (or ``None`` when no face was seen). Shared by file and live analysis."""
-    if result.probs is not None:
-        result.valence = float(valence(result.probs, labels))
-    smooth = smoother.update(result.time_s, result.probs)
-    if smooth is not None:
-        result.smooth_probs = smooth
-        result.valence_smooth = float(valence(smooth, labels))
-        if result.face is not None:
-            result.label = labels[int(np.argmax(smooth))]
-    return result
-
-
 def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL, every: int = 1,
                   fps: float | None = None, track_id: int | None = None, detect_every: int = 8,
                   backend: str = "auto", batch_frames: int = 32, progress: bool = True,
                   recognizer: EmotionRecognizer | None = None, on_frame: FrameHook | None = None,
-                  min_cutoff: float = 0.4, beta: float = 0.6, hold_s: float = 0.5,
+                  smooth_s: float = 1.0, label_margin: float = 0.1, hold_s: float = 0.5,
+                  change_min_s: float = MIN_DURATION_S, change_effect: float = MIN_EFFECT,
                   landmarks: int | None = None, rescan_s: float = 2.0) -> Timeline:
     """Analyse a video file, frame folder, webcam index or stream URL.
 
@@ -64,16 +50,20 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
     than 68); models trained on the 68-landmark crop get 68 (``landmarks`` overrides). Faces are
     classified in batches of ``batch_frames`` frames; models with an intensity head add per-emotion
     intensities to each row. ``on_frame(frame, result, timeline)`` sees every processed frame in order
-    (the annotated-video writer uses it).
+    (the annotated-video writer uses it). ``smooth_s``, ``label_margin`` and ``hold_s`` set the smoothing
+    (:mod:`rtfer.video.scoring`); ``change_min_s`` and ``change_effect`` what counts as a change
+    (:mod:`rtfer.video.changes`).
     """
     if recognizer is None:
         recognizer = EmotionRecognizer(weights, backend)
         recognizer.detector = FaceDetector(landmarks=landmarks or recognizer.landmarks_needed)
-    smoother = ProbabilitySmoother(min_cutoff, beta, hold_s)
     labels = recognizer.labels
+    scorer = SubjectScorer(labels, smooth_s, label_margin, hold_s)
     started = time.perf_counter()
     with VideoSource(source) as video:
-        timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity)
+        timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity,
+                            settings={"smooth_s": smooth_s, "label_margin": label_margin, "hold_s": hold_s,
+                                      "change_min_s": change_min_s, "change_effect": change_effect})
         step = frame_step(video.info.fps, every, fps)
         total = video.info.frame_count // step or None
         rate = video.info.fps / step if video.info.fps > 0 else 30.0
@@ -88,7 +78,7 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
             outputs = iter(zip(probs, intensity if intensity is not None else [None] * len(probs), strict=True))
             for (index, t, frame), face in zip(chunk, subjects, strict=True):
                 p, i = next(outputs) if face else (None, None)
-                result = score_frame(FrameResult(index, t, face, p, intensity=i), smoother, labels)
+                result = scorer.score(FrameResult(index, t, face, p, intensity=i))
                 timeline.rows.append(result)
                 if on_frame is not None:
                     on_frame(frame, result, timeline)
@@ -97,7 +87,5 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
             bar.set_postfix(fps=f"{len(timeline.rows) / max(elapsed, 1e-6):.0f}", refresh=False)
         bar.close()
     timeline.processing_seconds = time.perf_counter() - started
-    frames = np.array([r.frame for r in timeline.rows])
-    timeline.change_points = offline_change_points(timeline.series("time_s"), timeline.series("valence_smooth"),
-                                                   frames, [r.label for r in timeline.rows])
+    timeline.change_points = detect_changes(timeline.rows, change_min_s, change_effect)
     return timeline

@@ -29,6 +29,9 @@ def write_analysis(video: str | int | Path, out_dir: str | Path, annotate: bool 
 
     if every < 1 or (fps is not None and fps <= 0):
         raise RtferError("--every must be at least 1 and --fps positive")
+    for name in ("smooth_s", "change_min_s", "change_effect"):
+        if options.get(name) is not None and options[name] <= 0:
+            raise RtferError(f"--{name.replace('_', '-')} must be positive")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".rtfer-partial-", dir=out_dir))

@@ -25,14 +25,27 @@ class FrameResult:
     label: str = ""
     valence: float | None = None
     valence_smooth: float | None = None
+    valence_low: float | None = None    # the uncertainty band around valence_smooth
+    valence_high: float | None = None
     smooth_probs: np.ndarray | None = None
     intensity: np.ndarray | None = None
 
 
+VALENCE_COLUMNS = ("valence", "valence_smooth", "valence_low", "valence_high")
+
+
 def timeline_columns(labels: tuple[str, ...], intensity: bool = False) -> list[str]:
-    """``timeline.csv`` columns; models with an intensity head add ``i_<emotion>`` after ``valence_smooth``."""
+    """``timeline.csv`` columns: raw probabilities ``p_``, the shown label, valence raw, smoothed and its band,
+    the smoothed probabilities ``s_`` (the bars the label comes from); models with an intensity head add
+    ``i_<emotion>``."""
     return ["frame", "time_s", "face_found", "track_id", "x", "y", "w", "h", *[f"p_{name}" for name in labels],
-            "label", "valence", "valence_smooth", *([f"i_{name}" for name in labels] if intensity else [])]
+            "label", *VALENCE_COLUMNS, *[f"s_{name}" for name in labels],
+            *([f"i_{name}" for name in labels] if intensity else [])]
+
+
+def _vector(values: np.ndarray | None, prefix: str, labels: tuple[str, ...]) -> dict[str, float | None]:
+    return {f"{prefix}{name}": None if values is None else round(float(values[i]), 5)
+            for i, name in enumerate(labels)}
 
 
 def frame_record(row: FrameResult, labels: tuple[str, ...], intensity: bool = False) -> dict[str, Any]:
@@ -41,27 +54,31 @@ def frame_record(row: FrameResult, labels: tuple[str, ...], intensity: bool = Fa
     record: dict[str, Any] = {"frame": row.frame, "time_s": round(row.time_s, 4), "face_found": int(face is not None),
                               "track_id": face.track_id if face else None}
     record.update(zip("xywh", face.box if face else (None,) * 4, strict=True))
-    for i, name in enumerate(labels):
-        record[f"p_{name}"] = round(float(row.probs[i]), 5) if row.probs is not None else None
+    record.update(_vector(row.probs, "p_", labels))
     record["label"] = row.label or None
-    record["valence"] = None if row.valence is None else round(row.valence, 5)
-    record["valence_smooth"] = None if row.valence_smooth is None else round(row.valence_smooth, 5)
+    for key in VALENCE_COLUMNS:
+        value = getattr(row, key)
+        record[key] = None if value is None else round(value, 5)
+    record.update(_vector(row.smooth_probs, "s_", labels))
     if intensity:
-        for i, name in enumerate(labels):
-            record[f"i_{name}"] = round(float(row.intensity[i]), 5) if row.intensity is not None else None
+        record.update(_vector(row.intensity, "i_", labels))
     return record
 
 
 def frame_from_record(record: dict[str, Any], labels: tuple[str, ...]) -> FrameResult:
-    """The inverse of :func:`frame_record` (live results are stored as records)."""
+    """The inverse of :func:`frame_record` (live results are stored as records; sessions stored before
+    the band and smoothed probabilities existed lack them, which reads as empty)."""
     found = bool(record["face_found"])
     box = (record["x"], record["y"], record["w"], record["h"])
     face = Face(box, 1.0, track_id=record["track_id"]) if found else None
-    probs = np.array([record[f"p_{n}"] for n in labels]) if found else None
-    intensity = (np.array([record[f"i_{n}"] for n in labels])
-                 if found and record.get(f"i_{labels[0]}") is not None else None)
-    return FrameResult(record["frame"], record["time_s"], face, probs, record["label"] or "", record["valence"],
-                       record["valence_smooth"], intensity=intensity)
+
+    def vector(prefix: str) -> np.ndarray | None:
+        values = [record.get(f"{prefix}{n}") for n in labels]
+        return None if any(v is None for v in values) else np.array(values, dtype=float)
+
+    return FrameResult(record["frame"], record["time_s"], face, vector("p_") if found else None,
+                       record["label"] or "", *(record.get(key) for key in VALENCE_COLUMNS),
+                       smooth_probs=vector("s_"), intensity=vector("i_") if found else None)
 
 
 @dataclass
@@ -73,6 +90,8 @@ class Timeline:
     change_points: list[ChangePoint] = field(default_factory=list)
     processing_seconds: float = 0.0
     has_intensity: bool = False
+    #: how the timeline was smoothed and its changes found (reported in summary.json)
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -96,7 +115,8 @@ class Timeline:
         return pd.DataFrame.from_records(self.records(), columns=self.columns)
 
     def series(self, key: str) -> np.ndarray:
-        """``time_s``, ``valence`` or ``valence_smooth`` as a float array (NaN where no face)."""
+        """A numeric field of every row (``time_s``, ``valence``, ``valence_smooth``, ...) as a float array,
+        NaN where it is empty."""
         return np.array([np.nan if getattr(r, key) is None else getattr(r, key) for r in self.rows], dtype=float)
 
     def summary(self) -> dict[str, Any]:
@@ -106,6 +126,7 @@ class Timeline:
             shares[row.label] += 1 / len(with_face)
         valence = self.series("valence")
         smooth = self.series("valence_smooth")
+        width = self.series("valence_high") - self.series("valence_low")
 
         def stats(values: np.ndarray) -> dict[str, float | None]:
             values = values[~np.isnan(values)]
@@ -128,8 +149,10 @@ class Timeline:
             "share_of_time": {k: round(v, 4) for k, v in shares.items()},
             "valence": stats(valence),
             "valence_smooth": stats(smooth),
+            "valence_band_width": stats(width),
             "mean_intensity": mean_intensity,
             "change_points": [c.to_dict() for c in self.change_points],
+            "settings": self.settings,
             "processing_seconds": round(self.processing_seconds, 3),
             "processing_fps": round(len(self.rows) / self.processing_seconds, 2) if self.processing_seconds else None,
         }
