@@ -18,10 +18,10 @@ import pytest
 
 from conftest import SHARED, needs_shared
 from rtfer.app.server import timeline_from_records
-from rtfer.errors import DataError
+from rtfer.errors import DataError, RtferError
 from rtfer.faces import Face
 from rtfer.runtime.engine import OnnxEngine, TorchEngine, export_onnx
-from rtfer.taxonomy import FER7
+from rtfer.taxonomy import FER7, valence
 from rtfer.video import (
     ChangeDetector,
     ExponentialSmoother,
@@ -31,6 +31,7 @@ from rtfer.video import (
     analyze_video,
     detect_changes,
 )
+from rtfer.video.baseline import Baseline, apply_baseline, baseline_seconds
 from rtfer.video.changes import MIN_DURATION_S
 from rtfer.video.timeline import frame_record
 
@@ -208,6 +209,76 @@ def test_live_and_stored_timelines_give_the_same_changes():
     live = [c.to_dict() for row in rows if (c := detector.update(row)) is not None]
     stored = timeline_from_records([frame_record(r, FER7.labels) for r in rows], FER7.labels, "m")
     assert live and [c.to_dict() for c in stored.change_points] == live
+
+
+# -- person baseline ------------------------------------------------------------------------------------
+def resting_sad_face(rng: np.random.Generator) -> np.ndarray:
+    """One frame of a person whose resting face the model reads as mostly sad."""
+    p = rng.dirichlet([2, 1, 2, 2, 30, 1, 20])   # FER7 order: sad ~0.5, neutral ~0.35
+    return p
+
+
+def test_baseline_turns_a_resting_face_that_reads_sad_into_neutral():
+    rng = np.random.default_rng(7)
+    resting = np.array([resting_sad_face(rng) for _ in range(60)])
+    assert FER7.labels[int(np.argmax(resting.mean(axis=0)))] == "sad" and valence(resting, FER7.labels).mean() < -0.4
+    baseline = Baseline.from_probs(resting, FER7.labels, "calibration")
+    later = np.array([resting_sad_face(rng) for _ in range(60)])             # the same face at rest, later on
+    corrected = baseline.correct(later)
+    assert FER7.labels[int(np.argmax(corrected.mean(axis=0)))] == "neutral"
+    assert abs(valence(corrected, FER7.labels).mean()) < 0.05
+    smile = mix(0.8, 0.05)                                                   # a real smile still reads positive
+    assert valence(baseline.correct(smile), FER7.labels) > 0.6   # raw: 0.75
+
+
+def test_corrected_valence_is_smoothed_like_the_raw_one():
+    rng = np.random.default_rng(8)
+    times = np.arange(0, 10, 1 / 25)
+    probs = [None if 4 < t < 5 else resting_sad_face(rng) for t in times]
+    rows = scored_rows(times, probs)
+    baseline = Baseline.from_probs(np.array([p for p in probs[:100]]), FER7.labels, "first 4 s")
+    apply_baseline(rows, baseline, SubjectScorer(FER7.labels))
+    with_face = [r for r in rows if r.face is not None]
+    assert all(abs(r.valence_corrected_smooth) < 0.15 for r in with_face[25:])
+    assert all(r.valence_smooth < -0.3 for r in with_face[25:])
+    gap = [r for r in rows if 4.6 < r.time_s < 5]
+    assert gap and all(r.valence_corrected_smooth is None for r in gap)   # a gap stays a gap
+
+
+def test_baseline_needs_frames_with_a_face():
+    with pytest.raises(RtferError, match="at least 10"):
+        Baseline.from_probs(np.full((3, 7), 1 / 7), FER7.labels, "clip")
+    with pytest.raises(RtferError, match="positive"):
+        baseline_seconds("0s")
+    assert baseline_seconds("20s") == 20 and baseline_seconds("rest.mp4") is None
+
+
+@pytest.mark.parametrize("baseline", ["5s", "missing.mp4"])
+def test_analyze_with_a_baseline_that_cannot_be_used(weights, tmp_path, baseline):
+    video = write_video(tmp_path / "room.mp4", blank_frames(20))
+    out = tmp_path / "out"
+    result = rtfer("analyze", str(video), "--out", str(out), "--weights", str(weights), "--quiet",
+                   "--baseline", str(tmp_path / baseline) if baseline.endswith(".mp4") else baseline)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "at least 10" in result.stderr or "not found" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+@needs_shared("media", "videos")
+def test_analyze_with_the_first_seconds_as_baseline(tmp_path):
+    """The man in d18 reads sad/angry at rest (about -0.4); corrected by his first 2 s, his neutral face at
+    the end of the clip reads near 0 while the raw reading stays negative."""
+    clip = SHARED / "media" / "videos" / "liveportrait_driving_d18.mp4"
+    result = rtfer("analyze", str(clip), "--out", str(tmp_path / "out"), "--quiet", "--baseline", "2s")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader((tmp_path / "out" / "timeline.csv").open()))
+    end = [r for r in rows if float(r["time_s"]) > 5.6 and r["face_found"] == "1"]
+    raw = np.mean([float(r["valence"]) for r in end])
+    corrected = np.mean([float(r["valence_corrected"]) for r in end])
+    assert raw < -0.3 and abs(corrected) < 0.15
+    assert all(r["valence_corrected_smooth"] != "" and r["c_neutral"] != "" for r in end)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["baseline"]["source"] == "first 2 s of the video" and summary["baseline"]["frames"] >= 50
 
 
 # -- sources ---------------------------------------------------------------------------------------------

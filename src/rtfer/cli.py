@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a change must last this many seconds (default 1.5)")
     analyze.add_argument("--change-effect", type=float, default=0.3, metavar="V",
                          help="a change must move the smoothed valence this much (default 0.3)")
+    analyze.add_argument("--baseline", metavar="SOURCE|Ns",
+                         help="the same person at rest (a clip or frame folder), or e.g. 20s for the first 20 s "
+                              "of VIDEO: adds valence corrected for the person's resting face")
     analyze.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -275,7 +278,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                              weights=args.weights or DEFAULT_MODEL, track_id=args.track_id,
                              detect_every=args.detect_every, backend=args.backend, progress=not args.quiet,
                              smooth_s=args.smooth_s, change_min_s=args.change_min_s,
-                             change_effect=args.change_effect)
+                             change_effect=args.change_effect, baseline=args.baseline)
     log.info("%d frames (%d with a face) at %.1f fps; %d change point(s); results in %s",
              summary["frames_processed"], summary["frames_with_face"], summary["processing_fps"] or 0,
              len(summary["change_points"]), args.out)

@@ -41,7 +41,7 @@ def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, lis
             ["range", "-" if valence.get("min") is None else f"{valence['min']:+.2f} to {valence['max']:+.2f}"],
         ],
         "shares": [[name, f"{100 * share:.1f}%"] for name, share in shares if share > 0],
-        "changes": [[f"{c['time_s']:.1f} s", f"{c['from']} → {c['to']}",
+        "changes": [[f"{c['time_s']:.1f} s", c.get("text") or f"{c['from']} → {c['to']}, valence "
                      f"{c['valence_before']:+.2f} → {c['valence_after']:+.2f}"] for c in summary["change_points"]],
         "notes": [[f"{n['time_s']:.1f} s", n["text"]] for n in notes],
     }
@@ -78,7 +78,7 @@ img {{ max-width: 100%; }} .share {{ display: grid; grid-template-columns: 6rem 
 <h2>Overview</h2>{_table(rows["overview"])}
 <h2>Valence over time</h2><p>{html.escape(VALENCE_NOTE)}</p>{image}
 <h2>Share of time per emotion</h2>{shares or "<p>no face was seen</p>"}
-<h2>Emotional changes</h2>{_table(rows["changes"], ["time", "emotion", "valence"])}
+<h2>Emotional changes</h2>{_table(rows["changes"], ["time", "change"])}
 <h2>Notes</h2>{_table(rows["notes"], ["time", "note"])}
 </body></html>
 """

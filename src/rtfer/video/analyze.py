@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from rtfer.faces import FaceDetector, FaceTracker, as_gray, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
+from rtfer.video.baseline import Baseline, apply_baseline, baseline_seconds
 from rtfer.video.changes import MIN_DURATION_S, MIN_EFFECT, detect_changes
 from rtfer.video.scoring import SubjectScorer
 from rtfer.video.sources import VideoSource, frame_step
@@ -40,7 +41,8 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
                   recognizer: EmotionRecognizer | None = None, on_frame: FrameHook | None = None,
                   smooth_s: float = 1.0, label_margin: float = 0.1, hold_s: float = 0.5,
                   change_min_s: float = MIN_DURATION_S, change_effect: float = MIN_EFFECT,
-                  landmarks: int | None = None, rescan_s: float = 2.0) -> Timeline:
+                  landmarks: int | None = None, rescan_s: float = 2.0,
+                  baseline: str | Path | None = None) -> Timeline:
     """Analyse a video file, frame folder, webcam index or stream URL.
 
     The subject is the largest face, or the face with ``track_id``. Faces are re-detected near their
@@ -52,13 +54,21 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
     intensities to each row. ``on_frame(frame, result, timeline)`` sees every processed frame in order
     (the annotated-video writer uses it). ``smooth_s``, ``label_margin`` and ``hold_s`` set the smoothing
     (:mod:`rtfer.video.scoring`); ``change_min_s`` and ``change_effect`` what counts as a change
-    (:mod:`rtfer.video.changes`).
+    (:mod:`rtfer.video.changes`). ``baseline``: the same person at rest, a clip or frame folder, or
+    ``"20s"`` for the first 20 s of this video; rows then also carry valence corrected for it
+    (:mod:`rtfer.video.baseline`).
     """
     if recognizer is None:
         recognizer = EmotionRecognizer(weights, backend)
         recognizer.detector = FaceDetector(landmarks=landmarks or recognizer.landmarks_needed)
     labels = recognizer.labels
     scorer = SubjectScorer(labels, smooth_s, label_margin, hold_s)
+    seconds = None if baseline is None else baseline_seconds(baseline)
+    resting = None
+    if baseline is not None and seconds is None:  # a calibration clip of the same person: its largest face
+        rest = analyze_video(baseline, recognizer=recognizer, progress=False, every=every, fps=fps)
+        resting = Baseline.from_probs(np.array([r.probs for r in rest.rows if r.probs is not None]), labels,
+                                      str(baseline))
     started = time.perf_counter()
     with VideoSource(source) as video:
         timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity,
@@ -87,5 +97,12 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
             bar.set_postfix(fps=f"{len(timeline.rows) / max(elapsed, 1e-6):.0f}", refresh=False)
         bar.close()
     timeline.processing_seconds = time.perf_counter() - started
+    if seconds is not None:
+        resting = Baseline.from_probs(np.array([r.probs for r in timeline.rows
+                                                if r.probs is not None and r.time_s <= seconds]),
+                                      labels, f"first {seconds:g} s of the video")
+    if resting is not None:
+        timeline.baseline = resting
+        apply_baseline(timeline.rows, resting, SubjectScorer(labels, smooth_s, label_margin, hold_s))
     timeline.change_points = detect_changes(timeline.rows, change_min_s, change_effect)
     return timeline

@@ -27,20 +27,26 @@ class FrameResult:
     valence_smooth: float | None = None
     valence_low: float | None = None    # the uncertainty band around valence_smooth
     valence_high: float | None = None
+    valence_corrected: float | None = None          # ... relative to the person's baseline (when one is given)
+    valence_corrected_smooth: float | None = None
     smooth_probs: np.ndarray | None = None
     intensity: np.ndarray | None = None
+    corrected_probs: np.ndarray | None = None
 
 
-VALENCE_COLUMNS = ("valence", "valence_smooth", "valence_low", "valence_high")
+VALENCE_COLUMNS = ("valence", "valence_smooth", "valence_low", "valence_high", "valence_corrected",
+                   "valence_corrected_smooth")
 
 
-def timeline_columns(labels: tuple[str, ...], intensity: bool = False) -> list[str]:
-    """``timeline.csv`` columns: raw probabilities ``p_``, the shown label, valence raw, smoothed and its band,
-    the smoothed probabilities ``s_`` (the bars the label comes from); models with an intensity head add
-    ``i_<emotion>``."""
+def timeline_columns(labels: tuple[str, ...], intensity: bool = False, baseline: bool = False) -> list[str]:
+    """``timeline.csv`` columns: raw probabilities ``p_``, the shown label, valence raw, smoothed, its band and
+    corrected for the person's baseline (empty without one), the smoothed probabilities ``s_`` (the bars the
+    label comes from); models with an intensity head add ``i_<emotion>``, a baseline ``c_<emotion>`` (the
+    corrected probabilities)."""
     return ["frame", "time_s", "face_found", "track_id", "x", "y", "w", "h", *[f"p_{name}" for name in labels],
             "label", *VALENCE_COLUMNS, *[f"s_{name}" for name in labels],
-            *([f"i_{name}" for name in labels] if intensity else [])]
+            *([f"i_{name}" for name in labels] if intensity else []),
+            *([f"c_{name}" for name in labels] if baseline else [])]
 
 
 def _vector(values: np.ndarray | None, prefix: str, labels: tuple[str, ...]) -> dict[str, float | None]:
@@ -48,7 +54,8 @@ def _vector(values: np.ndarray | None, prefix: str, labels: tuple[str, ...]) -> 
             for i, name in enumerate(labels)}
 
 
-def frame_record(row: FrameResult, labels: tuple[str, ...], intensity: bool = False) -> dict[str, Any]:
+def frame_record(row: FrameResult, labels: tuple[str, ...], intensity: bool = False,
+                 baseline: bool = False) -> dict[str, Any]:
     """One processed frame as a ``timeline.csv`` row (a dict in column order, ``None`` for empty cells)."""
     face = row.face
     record: dict[str, Any] = {"frame": row.frame, "time_s": round(row.time_s, 4), "face_found": int(face is not None),
@@ -62,6 +69,8 @@ def frame_record(row: FrameResult, labels: tuple[str, ...], intensity: bool = Fa
     record.update(_vector(row.smooth_probs, "s_", labels))
     if intensity:
         record.update(_vector(row.intensity, "i_", labels))
+    if baseline:
+        record.update(_vector(row.corrected_probs, "c_", labels))
     return record
 
 
@@ -77,8 +86,9 @@ def frame_from_record(record: dict[str, Any], labels: tuple[str, ...]) -> FrameR
         return None if any(v is None for v in values) else np.array(values, dtype=float)
 
     return FrameResult(record["frame"], record["time_s"], face, vector("p_") if found else None,
-                       record["label"] or "", *(record.get(key) for key in VALENCE_COLUMNS),
-                       smooth_probs=vector("s_"), intensity=vector("i_") if found else None)
+                       record["label"] or "", **{key: record.get(key) for key in VALENCE_COLUMNS},
+                       smooth_probs=vector("s_"), intensity=vector("i_") if found else None,
+                       corrected_probs=vector("c_") if found else None)
 
 
 @dataclass
@@ -92,14 +102,16 @@ class Timeline:
     has_intensity: bool = False
     #: how the timeline was smoothed and its changes found (reported in summary.json)
     settings: dict[str, Any] = field(default_factory=dict)
+    #: the person's baseline, when one was given (``rtfer.video.baseline.Baseline``)
+    baseline: Any = None
 
     @property
     def columns(self) -> list[str]:
-        return timeline_columns(self.labels, self.has_intensity)
+        return timeline_columns(self.labels, self.has_intensity, self.baseline is not None)
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as dicts in CSV column order; ``None`` where there was no face."""
-        return [frame_record(row, self.labels, self.has_intensity) for row in self.rows]
+        return [frame_record(row, self.labels, self.has_intensity, self.baseline is not None) for row in self.rows]
 
     def to_csv(self, path: str | Path) -> None:
         with Path(path).open("w", newline="") as handle:
@@ -150,6 +162,9 @@ class Timeline:
             "valence": stats(valence),
             "valence_smooth": stats(smooth),
             "valence_band_width": stats(width),
+            "valence_corrected": stats(self.series("valence_corrected")),
+            "valence_corrected_smooth": stats(self.series("valence_corrected_smooth")),
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "mean_intensity": mean_intensity,
             "change_points": [c.to_dict() for c in self.change_points],
             "settings": self.settings,
