@@ -131,6 +131,29 @@ def test_upload_is_analysed_in_the_background(client, tmp_path):
     assert ranged.status_code == 206 and len(ranged.content) == 100
 
 
+def test_upload_with_a_baseline_needs_a_face_in_it(client, tmp_path):
+    video = small_video(tmp_path / "room.mp4").read_bytes()
+    assert client.post("/api/uploads?baseline_s=0", files={"file": ("r.mp4", video, "video/mp4")}).status_code == 422
+    response = client.post("/api/uploads?baseline_s=20", files={"file": ("r.mp4", video, "video/mp4")})
+    session = wait_for(client, response.json()["id"])
+    assert session["status"] == "failed" and "at least 10" in session["error"]
+
+
+@needs_shared("media", "videos")
+def test_upload_with_a_baseline_gets_the_corrected_line(client):
+    video = (SHARED / "media/videos/liveportrait_driving_d18.mp4").read_bytes()   # 0.2 MB: under the test limit
+    response = client.post("/api/uploads?baseline_s=2", files={"file": ("d18.mp4", video, "video/mp4")})
+    assert response.status_code == 202, response.text
+    sid = response.json()["id"]
+    assert wait_for(client, sid, timeout=120)["status"] == "done"
+    rows = client.get(f"/api/sessions/{sid}/timeline.csv").text.strip().splitlines()
+    column = rows[0].split(",").index("valence_corrected_smooth")
+    assert all(row.split(",")[column] != "" for row in rows[1:])
+    summary = client.get(f"/api/sessions/{sid}/summary.json").json()
+    assert summary["baseline"]["source"] == "first 2 s of the video"
+    assert "mean valence corrected for the baseline" in client.get(f"/api/sessions/{sid}/report.html").text
+
+
 def test_corrupt_upload_fails_cleanly(client):
     response = client.post("/api/uploads",
                            files={"file": ("x.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 5000, "video/mp4")})

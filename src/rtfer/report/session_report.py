@@ -31,6 +31,11 @@ VALENCE_NOTE = ("Valence is P(happy) minus P(angry, disgust, fear, sad) of the m
 def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
     shares = sorted(summary["share_of_time"].items(), key=lambda item: -item[1])
     valence = summary.get("valence_smooth") or {}
+    baseline, corrected_mean = summary.get("baseline"), (summary.get("valence_corrected_smooth") or {}).get("mean")
+    corrected = ([["baseline", f"{baseline['source']} ({baseline['frames']} frames, resting valence "
+                               f"{baseline['resting_valence']:+.2f})"],
+                  ["mean valence corrected for the baseline", f"{corrected_mean:+.2f}"]]
+                 if baseline and corrected_mean is not None else [["baseline", "none: valence as read"]])
     return {
         "overview": [
             ["source", str(summary["source"].get("path", ""))],
@@ -38,6 +43,7 @@ def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, lis
             ["frames analysed", f"{summary['frames_processed']} ({summary['frames_with_face']} with a face)"],
             ["duration", f"{summary['source'].get('duration_s') or 0:.1f} s"],
             ["mean valence (smoothed)", "-" if valence.get("mean") is None else f"{valence['mean']:+.2f}"],
+            *corrected,
             ["range", "-" if valence.get("min") is None else f"{valence['min']:+.2f} to {valence['max']:+.2f}"],
         ],
         "shares": [[name, f"{100 * share:.1f}%"] for name, share in shares if share > 0],

@@ -34,6 +34,9 @@ def plot_timeline(timeline: Timeline, path: str | Path) -> None:
                     alpha=0.18, linewidth=0, label="spread of the per-frame readings (±1 SD)")
     ax.plot(times, raw, color="#666666", linewidth=0.6, alpha=0.6, label="valence (per frame)")
     ax.plot(times, smooth, color="black", linewidth=1.8, label="valence (smoothed)")
+    if timeline.baseline is not None:
+        ax.plot(times, timeline.series("valence_corrected_smooth"), color="#D55E00", linewidth=1.8,
+                label="valence corrected for the person's baseline")
     ax.axhline(0, color="#444444", linewidth=0.8, linestyle=":")
     for change in timeline.change_points:
         ax.axvline(change.time_s, color="#CC0000", linewidth=1.2, linestyle="--")

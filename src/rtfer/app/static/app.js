@@ -106,6 +106,7 @@ function parseTimeline(csv) {
     const smoothed = columns.some((c) => c.startsWith("s_"));
     return {
       t: Number(row.time_s), v: number("valence_smooth"), lo: number("valence_low"), hi: number("valence_high"),
+      vc: number("valence_corrected_smooth"),
       label: row.label || null, face: row.face_found === "1", probs: byPrefix(smoothed ? "s_" : "p_"),
       intensity: byPrefix("i_"),
       box: row.face_found === "1" ? [Number(row.x), Number(row.y), Number(row.w), Number(row.h)] : null,
@@ -327,8 +328,16 @@ function drawChart(playhead = null) {
   context.setLineDash([]);
   context.fillStyle = "#555"; context.font = "12px system-ui";
   context.fillText("+1 positive", 4, 14); context.fillText("0 neutral", 4, y(0) - 4); context.fillText("-1 negative", 4, height - 4);
-  drawBand(x, y, t0);
-  drawLine(x, y, t0, "v", "#111");
+  // with a baseline the corrected line is shown by default (the toggle brings back the raw one and its band)
+  const corrected = state.points.some((p) => p.vc !== null && p.vc !== undefined);
+  $("corrected-choice").hidden = !corrected;
+  if (corrected && $("show-corrected").checked) {
+    drawLine(x, y, t0, "v", "#bbb");
+    drawLine(x, y, t0, "vc", "#D55E00");
+  } else {
+    drawBand(x, y, t0);
+    drawLine(x, y, t0, "v", "#111");
+  }
   context.strokeStyle = "#CC0000"; context.lineWidth = 1.5;
   for (const c of state.changes) {
     if (c.time_s < t0) continue;
@@ -357,6 +366,7 @@ $("stop").onclick = async () => {
   $("pause").hidden = $("stop").hidden = true;
   refreshSessions();
 };
+$("show-corrected").onchange = () => drawChart(state.review ? $("video").currentTime : null);
 $("subject-select").onchange = (event) => {
   event.target.dataset.chosen = event.target.value;
   const trackId = event.target.value === "" ? null : Number(event.target.value);
@@ -387,7 +397,7 @@ $("upload-input").onchange = (event) => {
   const form = new FormData();
   form.append("file", file);
   const request = new XMLHttpRequest();
-  request.open("POST", withToken("/api/uploads"));
+  request.open("POST", withToken(`/api/uploads${$("upload-baseline").checked ? "?baseline_s=20" : ""}`));
   $("upload-progress").hidden = false;
   request.upload.onprogress = (e) => { $("upload-progress").value = e.loaded / e.total; };
   request.onload = async () => {
