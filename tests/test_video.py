@@ -33,6 +33,7 @@ from rtfer.video import (
 )
 from rtfer.video.baseline import Baseline, apply_baseline, baseline_seconds
 from rtfer.video.changes import MIN_DURATION_S
+from rtfer.video.people import SceneCuts
 from rtfer.video.timeline import frame_record
 
 CLIP = SHARED / "media" / "videos" / "liveportrait_driving_d0.mp4"
@@ -279,6 +280,66 @@ def test_analyze_with_the_first_seconds_as_baseline(tmp_path):
     assert all(r["valence_corrected_smooth"] != "" and r["c_neutral"] != "" for r in end)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["baseline"]["source"] == "first 2 s of the video" and summary["baseline"]["frames"] >= 50
+
+
+# -- several people --------------------------------------------------------------------------------------
+def clip_frames(name: str, count: int, size: int = 360) -> list[np.ndarray]:
+    """``count`` frames of a shared clip, centre-cropped square and resized to ``size``."""
+    capture = cv2.VideoCapture(str(SHARED / "media" / "videos" / f"{name}.mp4"))
+    frames = []
+    for _ in range(count):
+        _, frame = capture.read()
+        h, w = frame.shape[:2]
+        side = min(h, w)
+        square = frame[(h - side) // 2:(h + side) // 2, (w - side) // 2:(w + side) // 2]
+        frames.append(cv2.resize(square, (size, size)))
+    return frames
+
+
+def test_scene_cuts_are_found_in_a_change_of_shot_not_in_noise():
+    rng = np.random.default_rng(9)
+    cuts = SceneCuts()
+    dark = [np.clip(rng.normal(60, 10, (120, 160)), 0, 255).astype(np.uint8) for _ in range(10)]
+    bright = [np.clip(rng.normal(190, 10, (120, 160)), 0, 255).astype(np.uint8) for _ in range(10)]
+    assert [i for i, frame in enumerate(dark + bright) if cuts.is_cut(frame)] == [10]
+
+
+@needs_shared("media", "videos")
+def test_two_people_across_scene_cuts_keep_their_own_ids(tmp_path):
+    """Person A, a cut to person B, a cut back to A: A keeps id 1 and B gets another; the subject (the
+    largest face when first seen: A) has a gap while B is on screen, never B's data; no change point is
+    reported across the cuts; faces.csv has both."""
+    a, b = clip_frames("liveportrait_driving_d0", 40), clip_frames("liveportrait_driving_d18", 30)
+    video = write_video(tmp_path / "two_people.mp4", a[:20] + b + a[20:])
+    out = tmp_path / "out"
+    result = rtfer("analyze", str(video), "--out", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert [round(t / 0.04) for t in summary["scene_cuts"]] == [20, 50]
+    assert summary["subject"]["subject"] == 1 and set(summary["tracks"]) == {"1", "2"}
+    assert summary["tracks"]["1"]["frames"] >= 36 and summary["tracks"]["2"]["frames"] >= 27
+    rows = list(csv.DictReader((out / "timeline.csv").open()))
+    assert all(r["face_found"] == "0" and r["valence"] == "" for r in rows[20:50])   # B is not the subject
+    assert {r["track_id"] for r in rows if r["face_found"] == "1"} == {"1"}
+    assert all(not 0.8 <= c["time_s"] <= 2.0 + MIN_DURATION_S for c in summary["change_points"])
+    faces = list(csv.DictReader((out / "faces.csv").open()))
+    assert {f["track_id"] for f in faces if 20 <= int(f["frame"]) < 50} == {"2"}
+    result = rtfer("analyze", str(video), "--out", str(tmp_path / "b"), "--quiet", "--subject", "track:2")
+    rows = list(csv.DictReader((tmp_path / "b" / "timeline.csv").open()))
+    assert {int(r["frame"]) for r in rows if r["face_found"] == "1"} <= set(range(20, 50))
+    image = tmp_path / "b.png"
+    cv2.imwrite(str(image), b[5])
+    result = rtfer("analyze", str(video), "--out", str(tmp_path / "c"), "--quiet", "--subject", f"face:{image}")
+    summary = json.loads((tmp_path / "c" / "summary.json").read_text())
+    assert summary["subject"]["subject"] == 2
+
+
+def test_bad_subject_is_a_clear_error(weights, tmp_path):
+    video = write_video(tmp_path / "room.mp4", blank_frames(5))
+    for spec, message in (("tallest", "--subject must be"), (f"face:{tmp_path / 'none.png'}", "image not found")):
+        result = rtfer("analyze", str(video), "--out", str(tmp_path / "out"), "--weights", str(weights), "--quiet",
+                       "--subject", spec)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
 
 
 # -- sources ---------------------------------------------------------------------------------------------

@@ -103,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: the shipped default model)")
     analyze.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame")
     analyze.add_argument("--fps", type=float, metavar="F", help="process about F frames per second")
-    analyze.add_argument("--track-id", type=int, help="follow this face track instead of the largest face")
+    analyze.add_argument("--subject", default="largest", metavar="largest|track:N|face:IMAGE",
+                         help="whose timeline: the largest face when first seen (default), person N, or the "
+                              "person in IMAGE; faces.csv has everyone")
+    analyze.add_argument("--track-id", type=int, help="same as --subject track:N")
     analyze.add_argument("--detect-every", type=int, default=8, metavar="K",
                          help="run the face detector every K processed frames, track in between")
     analyze.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto",
@@ -278,7 +281,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                              weights=args.weights or DEFAULT_MODEL, track_id=args.track_id,
                              detect_every=args.detect_every, backend=args.backend, progress=not args.quiet,
                              smooth_s=args.smooth_s, change_min_s=args.change_min_s,
-                             change_effect=args.change_effect, baseline=args.baseline)
+                             change_effect=args.change_effect, baseline=args.baseline,
+                             subject=args.subject)
     log.info("%d frames (%d with a face) at %.1f fps; %d change point(s); results in %s",
              summary["frames_processed"], summary["frames_with_face"], summary["processing_fps"] or 0,
              len(summary["change_points"]), args.out)

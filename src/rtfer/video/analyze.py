@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from rtfer.faces import FaceDetector, FaceTracker, as_gray, pick_subject
+from rtfer.faces import FaceDetector, FaceTracker, as_gray
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
 from rtfer.video.baseline import Baseline, apply_baseline, baseline_seconds
 from rtfer.video.changes import MIN_DURATION_S, MIN_EFFECT, detect_changes
+from rtfer.video.people import CUT_THRESHOLD, People, SceneCuts
 from rtfer.video.scoring import SubjectScorer
 from rtfer.video.sources import VideoSource, frame_step
 from rtfer.video.timeline import FrameResult, Timeline
@@ -42,10 +43,14 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
                   smooth_s: float = 1.0, label_margin: float = 0.1, hold_s: float = 0.5,
                   change_min_s: float = MIN_DURATION_S, change_effect: float = MIN_EFFECT,
                   landmarks: int | None = None, rescan_s: float = 2.0,
-                  baseline: str | Path | None = None) -> Timeline:
+                  baseline: str | Path | None = None, subject: str | None = None,
+                  cut_threshold: float = CUT_THRESHOLD) -> Timeline:
     """Analyse a video file, frame folder, webcam index or stream URL.
 
-    The subject is the largest face, or the face with ``track_id``. Faces are re-detected near their
+    Every face is classified (``Timeline.faces``, for ``faces.csv``); tracks end at scene cuts and are
+    re-identified as people with a face descriptor (:mod:`rtfer.video.people`). The subject, whose
+    timeline the rows are, is ``subject`` (``largest``, ``track:N`` or ``face:IMAGE``; ``track_id`` is
+    ``track:N``); while it is out of view its rows have no face. Faces are re-detected near their
     tracks every ``detect_every`` processed frames and searched for in the whole frame every ``rescan_s``
     seconds (so a new face is found within that time; a lost track triggers a full search at once). The
     FER crop only needs the eyes, so faces are followed with dlib's 5-point landmarks (three times cheaper
@@ -69,6 +74,8 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
         rest = analyze_video(baseline, recognizer=recognizer, progress=False, every=every, fps=fps)
         resting = Baseline.from_probs(np.array([r.probs for r in rest.rows if r.probs is not None]), labels,
                                       str(baseline))
+    people = People(f"track:{track_id}" if track_id is not None else subject, recognizer.detector)
+    scenes = SceneCuts(cut_threshold)
     started = time.perf_counter()
     with VideoSource(source) as video:
         timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity,
@@ -81,13 +88,23 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
         bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
         for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
             grays = [as_gray(frame) for _, _, frame in chunk]  # once per frame, for the tracker and the crop
-            subjects = [pick_subject(tracker.update(gray), track_id) for gray in grays]
-            crops = [recognizer.crop(gray, face) for gray, face in zip(grays, subjects, strict=True)
-                     if face is not None]
+            seen = []
+            for (_, t, frame), gray in zip(chunk, grays, strict=True):
+                if gray is not None and scenes.is_cut(gray):
+                    tracker.reset()  # a new shot: no box is carried over; people are found again by descriptor
+                    timeline.scene_cuts.append(t)
+                seen.append(people.update(frame, tracker.update(gray)))
+            crops = [recognizer.crop(gray, face) for gray, (faces, _) in zip(grays, seen, strict=True)
+                     for face in faces]
             probs, intensity = recognizer.classify_with_intensity(crops)
-            outputs = iter(zip(probs, intensity if intensity is not None else [None] * len(probs), strict=True))
-            for (index, t, frame), face in zip(chunk, subjects, strict=True):
-                p, i = next(outputs) if face else (None, None)
+            first = 0
+            for (index, t, frame), (faces, face) in zip(chunk, seen, strict=True):
+                p = i = None
+                for k, other in enumerate(faces):
+                    timeline.faces.append((index, t, other, probs[first + k]))
+                    if other is face:
+                        p, i = probs[first + k], None if intensity is None else intensity[first + k]
+                first += len(faces)
                 result = scorer.score(FrameResult(index, t, face, p, intensity=i))
                 timeline.rows.append(result)
                 if on_frame is not None:
@@ -97,6 +114,7 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
             bar.set_postfix(fps=f"{len(timeline.rows) / max(elapsed, 1e-6):.0f}", refresh=False)
         bar.close()
     timeline.processing_seconds = time.perf_counter() - started
+    timeline.people = people.to_dict()
     if seconds is not None:
         resting = Baseline.from_probs(np.array([r.probs for r in timeline.rows
                                                 if r.probs is not None and r.time_s <= seconds]),

@@ -1,4 +1,4 @@
-"""What ``rtfer analyze`` writes for one video: ``timeline.csv``, ``summary.json``, ``timeline.png``
+"""What ``rtfer analyze`` writes for one video: ``timeline.csv``, ``faces.csv``, ``summary.json``, ``timeline.png``
 (and ``annotated.mp4``), all or nothing.
 
 Shared by the CLI, the batch runner and anything else that analyses a video into a folder.
@@ -45,6 +45,7 @@ def write_analysis(video: str | int | Path, out_dir: str | Path, annotate: bool 
         if not timeline.rows:
             raise RtferError(f"{video}: no frames could be read")
         timeline.to_csv(scratch / "timeline.csv")
+        timeline.faces_to_csv(scratch / "faces.csv")
         summary = timeline.summary()
         (scratch / "summary.json").write_text(json.dumps(summary, indent=1))
         plot_timeline(timeline, scratch / "timeline.png")

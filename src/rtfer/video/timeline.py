@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from rtfer.faces import Face
+from rtfer.taxonomy import valence
 from rtfer.video.changes import ChangePoint
 from rtfer.video.sources import VideoInfo
 
@@ -104,6 +105,10 @@ class Timeline:
     settings: dict[str, Any] = field(default_factory=dict)
     #: the person's baseline, when one was given (``rtfer.video.baseline.Baseline``)
     baseline: Any = None
+    #: every face seen: (frame, time_s, face with its person id, probabilities), for faces.csv
+    faces: list[tuple[int, float, Face, np.ndarray]] = field(default_factory=list)
+    scene_cuts: list[float] = field(default_factory=list)
+    people: dict[str, Any] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[str]:
@@ -119,6 +124,34 @@ class Timeline:
             writer.writeheader()
             for record in self.records():
                 writer.writerow({k: "" if v is None else v for k, v in record.items()})
+
+    def faces_to_csv(self, path: str | Path) -> None:
+        """``faces.csv``: one row per face per frame, every person (the subject's are marked)."""
+        subject = self.people.get("subject")
+        with Path(path).open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["frame", "time_s", "track_id", "subject", "x", "y", "w", "h",
+                             *[f"p_{name}" for name in self.labels], "valence"])
+            for frame, t, face, probs in self.faces:
+                writer.writerow([frame, round(t, 4), face.track_id, int(face.track_id == subject), *face.box,
+                                 *(round(float(p), 5) for p in probs), round(float(valence(probs, self.labels)), 5)])
+
+    def tracks(self) -> dict[str, dict[str, Any]]:
+        """Per person (track id): frames, first and last time seen, mean valence, share of the top emotion."""
+        by_track: dict[int, list[tuple[float, np.ndarray]]] = {}
+        for _, t, face, probs in self.faces:
+            by_track.setdefault(face.track_id, []).append((t, probs))
+        blocks = {}
+        for track, seen in sorted(by_track.items()):
+            probs = np.array([p for _, p in seen])
+            tops = np.bincount(probs.argmax(axis=1), minlength=len(self.labels)) / len(probs)
+            blocks[str(track)] = {
+                "subject": track == self.people.get("subject"), "frames": len(seen),
+                "first_s": round(seen[0][0], 3), "last_s": round(seen[-1][0], 3),
+                "mean_valence": round(float(valence(probs, self.labels).mean()), 4),
+                "share_of_top_emotion": {n: round(float(v), 4) for n, v in zip(self.labels, tops, strict=True)
+                                         if v > 0}}
+        return blocks
 
     def to_pandas(self):
         """The timeline as a ``pandas.DataFrame`` (needs pandas installed)."""
@@ -167,6 +200,9 @@ class Timeline:
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "mean_intensity": mean_intensity,
             "change_points": [c.to_dict() for c in self.change_points],
+            "subject": self.people or None,
+            "tracks": self.tracks(),
+            "scene_cuts": [round(t, 3) for t in self.scene_cuts],
             "settings": self.settings,
             "processing_seconds": round(self.processing_seconds, 3),
             "processing_fps": round(len(self.rows) / self.processing_seconds, 2) if self.processing_seconds else None,
