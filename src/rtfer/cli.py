@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    evaluate_video = sub.add_parser("evaluate-video", help="dominant emotion and valence of clips of known emotion",
+                                    description="DIR holds <emotion>/<clip>.mp4 (or frame folders), one emotion "
+                                                "per clip. Reports accuracy of the dominant shown label, "
+                                                "valence-sign accuracy, jitter per second and changes per minute.")
+    evaluate_video.add_argument("data", metavar="DIR")
+    evaluate_video.add_argument("--weights", default=None, help="shipped model name or .safetensors file")
+    evaluate_video.add_argument("--baseline-from", metavar="EMOTION",
+                                help="the clips of this folder (e.g. neutral) are the person at rest: also report "
+                                     "valence corrected for them")
+    evaluate_video.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    evaluate_video.add_argument("--quiet", action="store_true", help="no progress bar")
+
     export = sub.add_parser("export", help="export weights to ONNX (float32 or calibrated 8-bit)",
                             description="Write WEIGHTS as a single-file ONNX graph with a dynamic batch size. "
                                         "With --int8, an 8-bit graph calibrated on faces from --calibration "
@@ -289,6 +301,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_video(args: argparse.Namespace) -> int:
+    from rtfer.runtime.weights import DEFAULT_MODEL
+    from rtfer.video.evaluate import evaluate_videos
+
+    report = evaluate_videos(args.data, weights=args.weights or DEFAULT_MODEL, baseline_from=args.baseline_from,
+                             progress=not args.quiet)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['weights']} on {report['data']}: {report['n']} clips")
+    print(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
+    for key in ("valence_sign_accuracy", "valence_sign_accuracy_corrected", "jitter_per_s", "false_changes_per_min"):
+        if report[key] is not None:
+            print(f"{key.replace('_', ' ')}: {report[key]:.3f}")
+    for clip in report["clips"]:
+        corrected = "" if clip["valence_corrected"] is None else f" (corrected {clip['valence_corrected']:+.2f})"
+        valence = "-" if clip["valence"] is None else f"{clip['valence']:+.2f}"
+        print(f"  {clip['emotion']:>8} -> {clip['dominant'] or 'no face'}: valence {valence}{corrected}  "
+              f"{clip['clip']}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from rtfer.runtime.engine import export_onnx
     from rtfer.runtime.weights import DEFAULT_MODEL
@@ -360,7 +394,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "analyze": cmd_analyze,
+COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "evaluate-video": cmd_evaluate_video,
+            "analyze": cmd_analyze,
             "export": cmd_export, "serve": cmd_serve, "models": cmd_models}
 
 
