@@ -122,12 +122,36 @@ def test_upload_is_analysed_in_the_background(client, tmp_path):
     client.post(f"/api/sessions/{sid}/notes", json={"time_s": 0.5, "text": "<b>tense</b> at the start"})
     report = client.get(f"/api/sessions/{sid}/report.html")
     assert report.status_code == 200 and "not a diagnosis" in report.text
+    assert "surprise and neutral count 0" in report.text
     assert "&lt;b&gt;tense&lt;/b&gt;" in report.text and "data:image/png;base64," in report.text
     pdf = client.get(f"/api/sessions/{sid}/report.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert client.get(f"/api/sessions/{sid}/report.exe").status_code == 422
     ranged = client.get(f"/api/sessions/{sid}/video", headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100
+
+
+def test_upload_with_a_baseline_needs_a_face_in_it(client, tmp_path):
+    video = small_video(tmp_path / "room.mp4").read_bytes()
+    assert client.post("/api/uploads?baseline_s=0", files={"file": ("r.mp4", video, "video/mp4")}).status_code == 422
+    response = client.post("/api/uploads?baseline_s=20", files={"file": ("r.mp4", video, "video/mp4")})
+    session = wait_for(client, response.json()["id"])
+    assert session["status"] == "failed" and "at least 10" in session["error"]
+
+
+@needs_shared("media", "videos")
+def test_upload_with_a_baseline_gets_the_corrected_line(client):
+    video = (SHARED / "media/videos/liveportrait_driving_d18.mp4").read_bytes()   # 0.2 MB: under the test limit
+    response = client.post("/api/uploads?baseline_s=2", files={"file": ("d18.mp4", video, "video/mp4")})
+    assert response.status_code == 202, response.text
+    sid = response.json()["id"]
+    assert wait_for(client, sid, timeout=120)["status"] == "done"
+    rows = client.get(f"/api/sessions/{sid}/timeline.csv").text.strip().splitlines()
+    column = rows[0].split(",").index("valence_corrected_smooth")
+    assert all(row.split(",")[column] != "" for row in rows[1:])
+    summary = client.get(f"/api/sessions/{sid}/summary.json").json()
+    assert summary["baseline"]["source"] == "first 2 s of the video"
+    assert "mean valence corrected for the baseline" in client.get(f"/api/sessions/{sid}/report.html").text
 
 
 def test_corrupt_upload_fails_cleanly(client):
@@ -169,6 +193,10 @@ def test_live_websocket_with_a_real_face(client):
             ws.send_bytes(frame_message(i / 25, frame))
             reply = ws.receive_json()
     assert len(reply["faces"]) == 1 and -1 <= reply["valence_smooth"] <= 1 and reply["label"] in FER7.labels
+    low, high = reply["valence_band"]
+    assert low <= reply["valence_smooth"] <= high
+    bars = reply["smooth_probabilities"]   # the bars the page shows: the label is (within the margin) their top
+    assert bars[reply["label"]] >= max(bars.values()) - 0.1 and sum(bars.values()) == pytest.approx(1, abs=1e-3)
     summary = client.get(f"/api/sessions/{sid}/summary.json").json()
     assert summary["frames_with_face"] == 10
 

@@ -181,3 +181,38 @@ def test_evaluate_detect_on_whole_photos_counts_missing_faces(weights, tmp_path)
     assert report["n"] == 4 and report["no_face"]["count"] == 1
     assert report["no_face"]["files"][0].endswith("wall.jpg")
     assert report["per_class"]["happy"]["support"] == 4
+
+
+def test_evaluate_video_rejects_bad_folders(tmp_path):
+    (tmp_path / "bored" / "clip1").mkdir(parents=True)
+    result = rtfer("evaluate-video", str(tmp_path), "--quiet")
+    assert result.returncode == 2 and "unknown emotion name 'bored'" in result.stderr
+    (tmp_path / "bored" / "clip1").rmdir()
+    (tmp_path / "bored").rmdir()
+    result = rtfer("evaluate-video", str(tmp_path), "--quiet")
+    assert result.returncode == 2 and "no clips" in result.stderr and "Traceback" not in result.stderr
+
+
+@needs_shared("media", "videos")
+def test_evaluate_video_on_stretches_of_the_shared_clips(tmp_path):
+    """A grin and a resting face of one person (frame folders cut from the shared clip d0)."""
+    import cv2
+
+    from conftest import SHARED
+
+    capture = cv2.VideoCapture(str(SHARED / "media" / "videos" / "liveportrait_driving_d0.mp4"))
+    for index in range(60):
+        _, frame = capture.read()
+        emotion = "neutral" if index < 17 else "happy" if index >= 28 else None
+        if emotion:
+            folder = tmp_path / "clips" / emotion / "d0"
+            folder.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(folder / f"{index:04d}.png"), frame)
+    result = rtfer("evaluate-video", str(tmp_path / "clips"), "--baseline-from", "neutral", "--json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 2 and report["accuracy"] == 1.0 and report["valence_sign_accuracy"] == 1.0
+    assert {"labels", "macro_f1", "per_class", "confusion", "jitter_per_s", "false_changes_per_min"} <= set(report)
+    happy = next(c for c in report["clips"] if c["emotion"] == "happy")
+    assert happy["dominant"] == "happy" and happy["valence"] > 0.5 and happy["valence_corrected"] > 0.5
+    assert report["baseline"]["frames"] == 17

@@ -27,14 +27,14 @@ class NotInstalled:
         if name.split(".")[0] in {TRAINING_ONLY!r}:
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, NotInstalled())
-import rtfer.video.analyze as analysis
+from rtfer.video.scoring import SubjectScorer
 first_frame = []
-score = analysis.score_frame
+score = SubjectScorer.score
 def watch(*args, **kwargs):
     if not first_frame:
         first_frame.extend(m for m in ("torch", "sklearn", "kornia", "matplotlib") if sys.modules.get(m))
     return score(*args, **kwargs)
-analysis.score_frame = watch
+SubjectScorer.score = watch
 from rtfer.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({{"first_frame": first_frame,

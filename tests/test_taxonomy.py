@@ -37,11 +37,25 @@ def test_valence_of_pure_emotions(emotion, expected):
     assert valence(onehot(emotion, FER7.labels), FER7.labels) == pytest.approx(expected)
 
 
-def test_valence_removes_surprise_mass_and_renormalises():
+def test_surprise_and_neutral_carry_no_valence_and_nothing_is_renormalised():
     p = np.array([0.1, 0, 0, 0.3, 0, 0.5, 0.1], dtype=np.float32)  # angry .1, happy .3, surprise .5, neutral .1
-    # without surprise: angry .2, happy .6, neutral .2 -> valence .6 - .2
-    assert valence(p, FER7.labels) == pytest.approx(0.4)
+    assert valence(p, FER7.labels) == pytest.approx(0.3 - 0.1)
+    # the 3-group classification still renormalises (which group is likeliest among the three)
     assert to_groups(p, FER7.labels) == pytest.approx([0.2, 0.2, 0.6])
+
+
+def test_a_mostly_surprised_face_reads_near_zero():
+    """Issue 14: 71% surprise + 20% fear read -0.81 when the rest was renormalised."""
+    p = np.zeros(7)
+    p[FER7.index("surprise")], p[FER7.index("fear")], p[FER7.index("neutral")] = 0.71, 0.20, 0.09
+    assert abs(valence(p, FER7.labels)) <= 0.3
+    assert valence(p, FER7.labels) == pytest.approx(-0.20)
+
+
+def test_valence_of_averaged_probabilities_is_the_averaged_valence():
+    rng = np.random.default_rng(1)
+    probs = rng.dirichlet(np.ones(7), size=50)
+    assert valence(probs.mean(axis=0), FER7.labels) == pytest.approx(valence(probs, FER7.labels).mean())
 
 
 def test_valence_counts_contempt_as_negative_and_accepts_batches():

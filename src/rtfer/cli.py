@@ -103,13 +103,37 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: the shipped default model)")
     analyze.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame")
     analyze.add_argument("--fps", type=float, metavar="F", help="process about F frames per second")
-    analyze.add_argument("--track-id", type=int, help="follow this face track instead of the largest face")
+    analyze.add_argument("--subject", default="largest", metavar="largest|track:N|face:IMAGE",
+                         help="whose timeline: the largest face when first seen (default), person N, or the "
+                              "person in IMAGE; faces.csv has everyone")
+    analyze.add_argument("--track-id", type=int, help="same as --subject track:N")
     analyze.add_argument("--detect-every", type=int, default=8, metavar="K",
                          help="run the face detector every K processed frames, track in between")
     analyze.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto",
                          help="auto: the 8-bit ONNX graph when the model ships one, else float32 ONNX")
+    analyze.add_argument("--smooth-s", type=float, default=1.0, metavar="S",
+                         help="smoothing time constant in seconds (default 1)")
+    analyze.add_argument("--change-min-s", type=float, default=1.5, metavar="S",
+                         help="a change must last this many seconds (default 1.5)")
+    analyze.add_argument("--change-effect", type=float, default=0.3, metavar="V",
+                         help="a change must move the smoothed valence this much (default 0.3)")
+    analyze.add_argument("--baseline", metavar="SOURCE|Ns",
+                         help="the same person at rest (a clip or frame folder), or e.g. 20s for the first 20 s "
+                              "of VIDEO: adds valence corrected for the person's resting face")
     analyze.add_argument("--annotate", action="store_true", help="also write annotated.mp4")
     analyze.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    evaluate_video = sub.add_parser("evaluate-video", help="dominant emotion and valence of clips of known emotion",
+                                    description="DIR holds <emotion>/<clip>.mp4 (or frame folders), one emotion "
+                                                "per clip. Reports accuracy of the dominant shown label, "
+                                                "valence-sign accuracy, jitter per second and changes per minute.")
+    evaluate_video.add_argument("data", metavar="DIR")
+    evaluate_video.add_argument("--weights", default=None, help="shipped model name or .safetensors file")
+    evaluate_video.add_argument("--baseline-from", metavar="EMOTION",
+                                help="the clips of this folder (e.g. neutral) are the person at rest: also report "
+                                     "valence corrected for them")
+    evaluate_video.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    evaluate_video.add_argument("--quiet", action="store_true", help="no progress bar")
 
     export = sub.add_parser("export", help="export weights to ONNX (float32 or calibrated 8-bit)",
                             description="Write WEIGHTS as a single-file ONNX graph with a dynamic batch size. "
@@ -267,10 +291,35 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     summary = write_analysis(args.video, args.out, annotate=args.annotate, every=args.every, fps=args.fps,
                              weights=args.weights or DEFAULT_MODEL, track_id=args.track_id,
-                             detect_every=args.detect_every, backend=args.backend, progress=not args.quiet)
+                             detect_every=args.detect_every, backend=args.backend, progress=not args.quiet,
+                             smooth_s=args.smooth_s, change_min_s=args.change_min_s,
+                             change_effect=args.change_effect, baseline=args.baseline,
+                             subject=args.subject)
     log.info("%d frames (%d with a face) at %.1f fps; %d change point(s); results in %s",
              summary["frames_processed"], summary["frames_with_face"], summary["processing_fps"] or 0,
              len(summary["change_points"]), args.out)
+    return 0
+
+
+def cmd_evaluate_video(args: argparse.Namespace) -> int:
+    from rtfer.runtime.weights import DEFAULT_MODEL
+    from rtfer.video.evaluate import evaluate_videos
+
+    report = evaluate_videos(args.data, weights=args.weights or DEFAULT_MODEL, baseline_from=args.baseline_from,
+                             progress=not args.quiet)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['weights']} on {report['data']}: {report['n']} clips")
+    print(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
+    for key in ("valence_sign_accuracy", "valence_sign_accuracy_corrected", "jitter_per_s", "false_changes_per_min"):
+        if report[key] is not None:
+            print(f"{key.replace('_', ' ')}: {report[key]:.3f}")
+    for clip in report["clips"]:
+        corrected = "" if clip["valence_corrected"] is None else f" (corrected {clip['valence_corrected']:+.2f})"
+        valence = "-" if clip["valence"] is None else f"{clip['valence']:+.2f}"
+        print(f"  {clip['emotion']:>8} -> {clip['dominant'] or 'no face'}: valence {valence}{corrected}  "
+              f"{clip['clip']}")
     return 0
 
 
@@ -347,7 +396,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 #: Modules only the ``train`` extra installs: a command that needs one names the extra instead of a traceback.
 TRAINING_MODULES = {"torch", "kornia", "sklearn", "onnxscript"}
 
-COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "analyze": cmd_analyze,
+COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "evaluate-video": cmd_evaluate_video,
+            "analyze": cmd_analyze,
             "export": cmd_export, "serve": cmd_serve, "models": cmd_models}
 
 

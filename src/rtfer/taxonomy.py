@@ -9,9 +9,12 @@ This is the one place that defines label order. Everything else asks a :class:`L
 * ``valence3``: the RT-FER paper's three groups: positive = happy; neutral = neutral;
   negative = angry, disgust, fear, sad (and contempt); surprise belongs to no group.
 
-Valence in [-1, 1] is ``P(positive) - P(negative)`` after removing surprise's probability mass
-and renormalising what is left. Surprise is ambiguous in sign (pleasant or alarming), so the
-paper drops it; removing its mass keeps a surprised face from pulling valence towards zero.
+Valence in [-1, 1] is ``P(positive) - P(negative)`` of the model's own probabilities, defined in
+:func:`valence` alone. Surprise (ambiguous in sign: pleasant or alarming) and neutral carry no valence,
+and nothing is renormalised: a face read as 71% surprise and 20% fear has valence -0.20, not the -0.81
+that renormalising the non-surprise rest would give. A face the model is unsure about reads near 0, which
+is what a counsellor should see. (The 3-group *classification*, :func:`to_groups`, still renormalises:
+it decides which group is most likely among the three, a different question.)
 """
 
 from __future__ import annotations
@@ -125,12 +128,19 @@ def to_groups(probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
     return np.divide(grouped, total, out=np.zeros_like(grouped), where=total > 1e-8)
 
 
+def valence_weights(labels: tuple[str, ...]) -> np.ndarray:
+    """Per-class valence: +1 positive, -1 negative, 0 for neutral and surprise."""
+    signs = {POSITIVE: 1.0, NEGATIVE: -1.0}
+    return np.array([signs.get(group_of(name) or "", 0.0) for name in labels], dtype=np.float64)
+
+
 def valence(probs: np.ndarray, labels: tuple[str, ...]) -> np.ndarray:
-    """Valence in [-1, 1]: P(positive) - P(negative) with surprise removed and renormalised."""
-    return group_valence(to_groups(probs, labels))
+    """Valence in [-1, 1]: P(positive) - P(negative), surprise and neutral counting 0, not renormalised.
 
-
-def group_valence(grouped: np.ndarray) -> np.ndarray:
-    """Valence from three-group probabilities (as ``to_groups`` returns them)."""
-    neg, pos = VALENCE3.labels.index(NEGATIVE), VALENCE3.labels.index(POSITIVE)
-    return np.clip(grouped[..., pos] - grouped[..., neg], -1.0, 1.0)
+    Linear in the probabilities, so the valence of smoothed (averaged) probabilities equals the smoothed
+    (averaged) valence.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.shape[-1] != len(labels):
+        raise ValueError(f"probabilities have {probs.shape[-1]} classes, labels have {len(labels)}")
+    return np.clip(probs @ valence_weights(labels), -1.0, 1.0)

@@ -12,9 +12,8 @@ import numpy as np
 
 from rtfer.faces import FaceTracker, pick_subject
 from rtfer.runtime.recognizer import EmotionRecognizer
-from rtfer.video.analyze import score_frame
-from rtfer.video.changes import OnlineChangeDetector
-from rtfer.video.smoothing import ProbabilitySmoother
+from rtfer.video.changes import ChangeDetector
+from rtfer.video.scoring import SubjectScorer
 from rtfer.video.timeline import FrameResult, frame_record
 
 #: Largest frame accepted over the WebSocket (the page sends about 640x480 JPEG, ~30-60 kB).
@@ -52,11 +51,12 @@ class LiveSession:
     track_id: int | None = None
     seq: int = 0
     tracker: FaceTracker = field(init=False)
-    smoother: ProbabilitySmoother = field(default_factory=ProbabilitySmoother)
-    changes: OnlineChangeDetector = field(default_factory=OnlineChangeDetector)
+    scorer: SubjectScorer = field(init=False)
+    changes: ChangeDetector = field(default_factory=ChangeDetector)
 
     def __post_init__(self) -> None:
         self.tracker = FaceTracker(self.recognizer.detector, detect_every=3, full_every=15)
+        self.scorer = SubjectScorer(self.recognizer.labels)
 
     def process(self, time_s: float, frame: np.ndarray) -> tuple[dict[str, Any], dict[str, Any]]:
         """Returns (the reply for the page, the timeline record to store)."""
@@ -68,10 +68,11 @@ class LiveSession:
         results = self.recognizer.results(faces, probs, intensity)
         subject_face = pick_subject(faces, self.track_id)
         index = next((i for i, face in enumerate(faces) if face is subject_face), None)
-        row = score_frame(FrameResult(self.seq, time_s, subject_face, probs[index] if index is not None else None,
-                                      intensity=intensity[index] if index is not None and intensity is not None
-                                      else None), self.smoother, labels)
-        change = self.changes.update(time_s, row.valence_smooth, row.label, self.seq)
+        row = self.scorer.score(FrameResult(self.seq, time_s, subject_face,
+                                            probs[index] if index is not None else None,
+                                            intensity=intensity[index] if index is not None and intensity is not None
+                                            else None))
+        change = self.changes.update(row)
         reply = {
             "type": "result", "seq": self.seq, "time_s": time_s,
             "frame_size": [int(frame.shape[1]), int(frame.shape[0])],
@@ -80,6 +81,10 @@ class LiveSession:
             "label": row.label or None,
             "valence": None if row.valence is None else round(row.valence, 4),
             "valence_smooth": None if row.valence_smooth is None else round(row.valence_smooth, 4),
+            "valence_band": None if row.valence_low is None else [round(row.valence_low, 4),
+                                                                  round(row.valence_high, 4)],
+            "smooth_probabilities": None if row.smooth_probs is None or subject_face is None else
+            {name: round(float(v), 4) for name, v in zip(labels, row.smooth_probs, strict=True)},
             "change": change.to_dict() if change else None,
             "intensity": None if row.intensity is None else
             {name: round(float(v), 4) for name, v in zip(labels, row.intensity, strict=True)},

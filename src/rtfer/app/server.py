@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,7 +26,7 @@ from rtfer.errors import RtferError
 from rtfer.report.palette import EMOTION_COLORS
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
-from rtfer.video.changes import offline_change_points
+from rtfer.video.changes import detect_changes
 from rtfer.video.sources import VideoInfo
 from rtfer.video.timeline import Timeline, frame_from_record
 
@@ -66,10 +65,7 @@ def timeline_from_records(records: list[dict[str, Any]], labels: tuple[str, ...]
     fps = (len(rows) - 1) / duration if duration > 0 else 0.0
     timeline = Timeline(VideoInfo("webcam", "live", fps, len(rows), 0, 0), labels, model, rows,
                         has_intensity=any(f"i_{labels[0]}" in r for r in records))
-    if rows:
-        timeline.change_points = offline_change_points(
-            timeline.series("time_s"), timeline.series("valence_smooth"), np.array([r.frame for r in rows]),
-            [r.label for r in rows])
+    timeline.change_points = detect_changes(rows)  # the live detector over the same rows: the same list
     return timeline
 
 
@@ -207,7 +203,9 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         return FileResponse(files[0])  # Starlette answers Range requests: the page can seek
 
     @app.post("/api/uploads", status_code=202, dependencies=auth)
-    async def upload(file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    async def upload(file: Annotated[UploadFile, File()],
+                     baseline_s: Annotated[float | None, Query(gt=0, le=600)] = None) -> dict[str, Any]:
+        """``baseline_s``: take the first seconds of the video as the client's resting baseline."""
         head = await file.read(16)
         extension = sniff_video(head)
         if extension is None:
@@ -227,10 +225,10 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
                     raise HTTPException(413, f"upload larger than {max_upload_mb} MB")
                 out.write(chunk)
         storage.update(session.id, video_name=name)
-        threading.Thread(target=analyse_upload, args=(session.id, target), daemon=True).start()
+        threading.Thread(target=analyse_upload, args=(session.id, target, baseline_s), daemon=True).start()
         return storage.get(session.id).to_dict()
 
-    def analyse_upload(session_id: str, path: Path) -> None:
+    def analyse_upload(session_id: str, path: Path, baseline_s: float | None = None) -> None:
         from rtfer.report.timeline_plot import plot_timeline
         from rtfer.video.analyze import analyze_video
 
@@ -243,7 +241,8 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
                         storage.update(session_id, progress=min(result.frame / timeline.info.frame_count, 0.99))
 
                 # its own recognizer and detector: live sessions are not held up by an upload
-                timeline = analyze_video(path, weights=weights, progress=False, on_frame=progress)
+                timeline = analyze_video(path, weights=weights, progress=False, on_frame=progress,
+                                         baseline=None if baseline_s is None else f"{baseline_s:g}s")
                 timeline.info.source = storage.get(session_id).video_name
                 timeline.to_csv(folder / "timeline.csv")
                 (folder / "summary.json").write_text(json.dumps(timeline.summary(), indent=1))

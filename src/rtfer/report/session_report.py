@@ -24,11 +24,18 @@ DISCLAIMER = ("rtfer estimates facial expressions from video. Its output is deci
               "professional, not a diagnosis: expressions are not feelings, models trained on posed or web "
               "images err on spontaneous expressions, lighting, head pose and faces under-represented in the "
               "training data, and a session's context matters more than any score.")
+VALENCE_NOTE = ("Valence is P(happy) minus P(angry, disgust, fear, sad) of the model's output, from -1 to +1; "
+                "surprise and neutral count 0, so an unsure or surprised face reads near 0.")
 
 
 def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
     shares = sorted(summary["share_of_time"].items(), key=lambda item: -item[1])
     valence = summary.get("valence_smooth") or {}
+    baseline, corrected_mean = summary.get("baseline"), (summary.get("valence_corrected_smooth") or {}).get("mean")
+    corrected = ([["baseline", f"{baseline['source']} ({baseline['frames']} frames, resting valence "
+                               f"{baseline['resting_valence']:+.2f})"],
+                  ["mean valence corrected for the baseline", f"{corrected_mean:+.2f}"]]
+                 if baseline and corrected_mean is not None else [["baseline", "none: valence as read"]])
     return {
         "overview": [
             ["source", str(summary["source"].get("path", ""))],
@@ -36,10 +43,11 @@ def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, lis
             ["frames analysed", f"{summary['frames_processed']} ({summary['frames_with_face']} with a face)"],
             ["duration", f"{summary['source'].get('duration_s') or 0:.1f} s"],
             ["mean valence (smoothed)", "-" if valence.get("mean") is None else f"{valence['mean']:+.2f}"],
+            *corrected,
             ["range", "-" if valence.get("min") is None else f"{valence['min']:+.2f} to {valence['max']:+.2f}"],
         ],
         "shares": [[name, f"{100 * share:.1f}%"] for name, share in shares if share > 0],
-        "changes": [[f"{c['time_s']:.1f} s", f"{c['from']} → {c['to']}",
+        "changes": [[f"{c['time_s']:.1f} s", c.get("text") or f"{c['from']} → {c['to']}, valence "
                      f"{c['valence_before']:+.2f} → {c['valence_after']:+.2f}"] for c in summary["change_points"]],
         "notes": [[f"{n['time_s']:.1f} s", n["text"]] for n in notes],
     }
@@ -74,9 +82,9 @@ img {{ max-width: 100%; }} .share {{ display: grid; grid-template-columns: 6rem 
 <p>Report made {time.strftime("%Y-%m-%d %H:%M")} by rtfer.</p>
 <p class="disclaimer">{html.escape(DISCLAIMER)}</p>
 <h2>Overview</h2>{_table(rows["overview"])}
-<h2>Valence over time</h2>{image}
+<h2>Valence over time</h2><p>{html.escape(VALENCE_NOTE)}</p>{image}
 <h2>Share of time per emotion</h2>{shares or "<p>no face was seen</p>"}
-<h2>Emotional changes</h2>{_table(rows["changes"], ["time", "emotion", "valence"])}
+<h2>Emotional changes</h2>{_table(rows["changes"], ["time", "change"])}
 <h2>Notes</h2>{_table(rows["notes"], ["time", "note"])}
 </body></html>
 """
@@ -90,7 +98,8 @@ def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]],
         fig.text(0.07, 0.96, title, fontsize=16, weight="bold", va="top")
         fig.text(0.07, 0.93, f"rtfer session report, {time.strftime('%Y-%m-%d %H:%M')}", fontsize=9, va="top")
         fig.text(0.07, 0.91, DISCLAIMER, fontsize=8, va="top", wrap=True, color="#7a4b00")
-        y = 0.83
+        fig.text(0.07, 0.855, VALENCE_NOTE, fontsize=8, va="top", wrap=True)
+        y = 0.82
         for label, value in rows["overview"]:
             fig.text(0.07, y, f"{label}: {value}", fontsize=9)
             y -= 0.018

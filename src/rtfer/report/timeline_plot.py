@@ -1,4 +1,5 @@
-"""``timeline.png``: valence over time with emotion-coloured bands and change points."""
+"""``timeline.png``: valence over time with its uncertainty band, bands coloured by the shown emotion, and
+change points."""
 
 from __future__ import annotations
 
@@ -29,8 +30,13 @@ def plot_timeline(timeline: Timeline, path: str | Path) -> None:
                 ax.axvspan(times[start], times[i - 1] + step, color=EMOTION_COLORS.get(labels[start], "#fff"),
                            alpha=0.25, linewidth=0)
             start = i
+    ax.fill_between(times, timeline.series("valence_low"), timeline.series("valence_high"), color="#0072B2",
+                    alpha=0.18, linewidth=0, label="spread of the per-frame readings (±1 SD)")
     ax.plot(times, raw, color="#666666", linewidth=0.6, alpha=0.6, label="valence (per frame)")
     ax.plot(times, smooth, color="black", linewidth=1.8, label="valence (smoothed)")
+    if timeline.baseline is not None:
+        ax.plot(times, timeline.series("valence_corrected_smooth"), color="#D55E00", linewidth=1.8,
+                label="valence corrected for the person's baseline")
     ax.axhline(0, color="#444444", linewidth=0.8, linestyle=":")
     for change in timeline.change_points:
         ax.axvline(change.time_s, color="#CC0000", linewidth=1.2, linestyle="--")

@@ -13,7 +13,7 @@ from rtfer.faces import Face, FaceDetector, crop_face
 from rtfer.models import model_spec
 from rtfer.runtime.engine import load_engine
 from rtfer.runtime.weights import DEFAULT_MODEL
-from rtfer.taxonomy import VALENCE3, group_valence, to_groups
+from rtfer.taxonomy import VALENCE3, to_groups, valence
 
 
 @dataclass
@@ -74,7 +74,7 @@ class EmotionRecognizer:
                 ) -> list[FaceEmotion]:
         """Package faces with their probabilities, valence, group probabilities and intensities."""
         groups = to_groups(probs, self.labels) if len(probs) else probs
-        values = group_valence(groups) if len(probs) else probs
+        values = valence(probs, self.labels) if len(probs) else probs
         levels = intensity if intensity is not None else [None] * len(faces)
         return [FaceEmotion(face, dict(zip(self.labels, map(float, p), strict=True)),
                             self.labels[int(np.argmax(p))], float(v),

@@ -1,12 +1,13 @@
 """RT-FER video analysis: sources, per-frame pipeline, smoothing, change points and the Timeline."""
 
 from rtfer.video.analyze import analyze_video
-from rtfer.video.changes import ChangePoint, OnlineChangeDetector, offline_change_points
-from rtfer.video.smoothing import OneEuroFilter, ProbabilitySmoother
+from rtfer.video.changes import ChangeDetector, ChangePoint, detect_changes
+from rtfer.video.scoring import SubjectScorer
+from rtfer.video.smoothing import ExponentialSmoother, LabelHysteresis
 from rtfer.video.sources import VideoInfo, VideoSource
 from rtfer.video.timeline import FrameResult, Timeline
 
 __all__ = [
-    "ChangePoint", "FrameResult", "OneEuroFilter", "OnlineChangeDetector", "ProbabilitySmoother", "Timeline",
-    "VideoInfo", "VideoSource", "analyze_video", "offline_change_points",
+    "ChangeDetector", "ChangePoint", "ExponentialSmoother", "FrameResult", "LabelHysteresis", "SubjectScorer",
+    "Timeline", "VideoInfo", "VideoSource", "analyze_video", "detect_changes",
 ]

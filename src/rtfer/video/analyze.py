@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from rtfer.faces import FaceDetector, FaceTracker, as_gray, pick_subject
+from rtfer.faces import FaceDetector, FaceTracker, as_gray
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
-from rtfer.taxonomy import valence
-from rtfer.video.changes import offline_change_points
-from rtfer.video.smoothing import ProbabilitySmoother
+from rtfer.video.baseline import Baseline, apply_baseline, baseline_seconds
+from rtfer.video.changes import MIN_DURATION_S, MIN_EFFECT, detect_changes
+from rtfer.video.people import CUT_THRESHOLD, People, SceneCuts
+from rtfer.video.scoring import SubjectScorer
 from rtfer.video.sources import VideoSource, frame_step
 from rtfer.video.timeline import FrameResult, Timeline
 
@@ -35,45 +36,51 @@ def _chunks(frames: Iterator, size: int) -> Iterator[list]:
         yield chunk
 
 
-def score_frame(result: FrameResult, smoother: ProbabilitySmoother, labels: tuple[str, ...]) -> FrameResult:
-    """Fill in valence, smoothed probabilities, smoothed valence and the (smoothed) label of a frame
-    whose ``probs`` are set (or ``None`` when no face was seen). Shared by file and live analysis."""
-    if result.probs is not None:
-        result.valence = float(valence(result.probs, labels))
-    smooth = smoother.update(result.time_s, result.probs)
-    if smooth is not None:
-        result.smooth_probs = smooth
-        result.valence_smooth = float(valence(smooth, labels))
-        if result.face is not None:
-            result.label = labels[int(np.argmax(smooth))]
-    return result
-
-
 def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL, every: int = 1,
                   fps: float | None = None, track_id: int | None = None, detect_every: int = 8,
                   backend: str = "auto", batch_frames: int = 32, progress: bool = True,
                   recognizer: EmotionRecognizer | None = None, on_frame: FrameHook | None = None,
-                  min_cutoff: float = 0.4, beta: float = 0.6, hold_s: float = 0.5,
-                  landmarks: int | None = None, rescan_s: float = 2.0) -> Timeline:
+                  smooth_s: float = 1.0, label_margin: float = 0.1, hold_s: float = 0.5,
+                  change_min_s: float = MIN_DURATION_S, change_effect: float = MIN_EFFECT,
+                  landmarks: int | None = None, rescan_s: float = 2.0,
+                  baseline: str | Path | None = None, subject: str | None = None,
+                  cut_threshold: float = CUT_THRESHOLD) -> Timeline:
     """Analyse a video file, frame folder, webcam index or stream URL.
 
-    The subject is the largest face, or the face with ``track_id``. Faces are re-detected near their
+    Every face is classified (``Timeline.faces``, for ``faces.csv``); tracks end at scene cuts and are
+    re-identified as people with a face descriptor (:mod:`rtfer.video.people`). The subject, whose
+    timeline the rows are, is ``subject`` (``largest``, ``track:N`` or ``face:IMAGE``; ``track_id`` is
+    ``track:N``); while it is out of view its rows have no face. Faces are re-detected near their
     tracks every ``detect_every`` processed frames and searched for in the whole frame every ``rescan_s``
     seconds (so a new face is found within that time; a lost track triggers a full search at once). The
     FER crop only needs the eyes, so faces are followed with dlib's 5-point landmarks (three times cheaper
     than 68); models trained on the 68-landmark crop get 68 (``landmarks`` overrides). Faces are
     classified in batches of ``batch_frames`` frames; models with an intensity head add per-emotion
     intensities to each row. ``on_frame(frame, result, timeline)`` sees every processed frame in order
-    (the annotated-video writer uses it).
+    (the annotated-video writer uses it). ``smooth_s``, ``label_margin`` and ``hold_s`` set the smoothing
+    (:mod:`rtfer.video.scoring`); ``change_min_s`` and ``change_effect`` what counts as a change
+    (:mod:`rtfer.video.changes`). ``baseline``: the same person at rest, a clip or frame folder, or
+    ``"20s"`` for the first 20 s of this video; rows then also carry valence corrected for it
+    (:mod:`rtfer.video.baseline`).
     """
     if recognizer is None:
         recognizer = EmotionRecognizer(weights, backend)
         recognizer.detector = FaceDetector(landmarks=landmarks or recognizer.landmarks_needed)
-    smoother = ProbabilitySmoother(min_cutoff, beta, hold_s)
     labels = recognizer.labels
+    scorer = SubjectScorer(labels, smooth_s, label_margin, hold_s)
+    seconds = None if baseline is None else baseline_seconds(baseline)
+    resting = None
+    if baseline is not None and seconds is None:  # a calibration clip of the same person: its largest face
+        rest = analyze_video(baseline, recognizer=recognizer, progress=False, every=every, fps=fps)
+        resting = Baseline.from_probs(np.array([r.probs for r in rest.rows if r.probs is not None]), labels,
+                                      str(baseline))
+    people = People(f"track:{track_id}" if track_id is not None else subject, recognizer.detector)
+    scenes = SceneCuts(cut_threshold)
     started = time.perf_counter()
     with VideoSource(source) as video:
-        timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity)
+        timeline = Timeline(video.info, labels, Path(str(weights)).stem, has_intensity=recognizer.has_intensity,
+                            settings={"smooth_s": smooth_s, "label_margin": label_margin, "hold_s": hold_s,
+                                      "change_min_s": change_min_s, "change_effect": change_effect})
         step = frame_step(video.info.fps, every, fps)
         total = video.info.frame_count // step or None
         rate = video.info.fps / step if video.info.fps > 0 else 30.0
@@ -81,14 +88,24 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
         bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
         for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
             grays = [as_gray(frame) for _, _, frame in chunk]  # once per frame, for the tracker and the crop
-            subjects = [pick_subject(tracker.update(gray), track_id) for gray in grays]
-            crops = [recognizer.crop(gray, face) for gray, face in zip(grays, subjects, strict=True)
-                     if face is not None]
+            seen = []
+            for (_, t, frame), gray in zip(chunk, grays, strict=True):
+                if gray is not None and scenes.is_cut(gray):
+                    tracker.reset()  # a new shot: no box is carried over; people are found again by descriptor
+                    timeline.scene_cuts.append(t)
+                seen.append(people.update(frame, tracker.update(gray)))
+            crops = [recognizer.crop(gray, face) for gray, (faces, _) in zip(grays, seen, strict=True)
+                     for face in faces]
             probs, intensity = recognizer.classify_with_intensity(crops)
-            outputs = iter(zip(probs, intensity if intensity is not None else [None] * len(probs), strict=True))
-            for (index, t, frame), face in zip(chunk, subjects, strict=True):
-                p, i = next(outputs) if face else (None, None)
-                result = score_frame(FrameResult(index, t, face, p, intensity=i), smoother, labels)
+            first = 0
+            for (index, t, frame), (faces, face) in zip(chunk, seen, strict=True):
+                p = i = None
+                for k, other in enumerate(faces):
+                    timeline.faces.append((index, t, other, probs[first + k]))
+                    if other is face:
+                        p, i = probs[first + k], None if intensity is None else intensity[first + k]
+                first += len(faces)
+                result = scorer.score(FrameResult(index, t, face, p, intensity=i))
                 timeline.rows.append(result)
                 if on_frame is not None:
                     on_frame(frame, result, timeline)
@@ -97,7 +114,13 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
             bar.set_postfix(fps=f"{len(timeline.rows) / max(elapsed, 1e-6):.0f}", refresh=False)
         bar.close()
     timeline.processing_seconds = time.perf_counter() - started
-    frames = np.array([r.frame for r in timeline.rows])
-    timeline.change_points = offline_change_points(timeline.series("time_s"), timeline.series("valence_smooth"),
-                                                   frames, [r.label for r in timeline.rows])
+    timeline.people = people.to_dict()
+    if seconds is not None:
+        resting = Baseline.from_probs(np.array([r.probs for r in timeline.rows
+                                                if r.probs is not None and r.time_s <= seconds]),
+                                      labels, f"first {seconds:g} s of the video")
+    if resting is not None:
+        timeline.baseline = resting
+        apply_baseline(timeline.rows, resting, SubjectScorer(labels, smooth_s, label_margin, hold_s))
+    timeline.change_points = detect_changes(timeline.rows, change_min_s, change_effect)
     return timeline

@@ -1,115 +1,142 @@
-"""Emotional change points: offline on a whole recording, online on a live stream.
+"""Emotional change points: one causal detector for live sessions, reviews, reports and ``summary.json``.
 
-Offline: PELT (Killick et al. 2012, via ``ruptures``) finds the segmentation of the smoothed valence that
-minimises squared error plus a penalty per change. The penalty is set from the noise level, estimated
-robustly from frame-to-frame differences, so quiet and noisy recordings are treated alike; segments are at
-least ``min_segment_s`` long. Each change reports the dominant emotion before and after. The search runs
-in ruptures' compiled kernel PELT (a linear kernel is the squared-error cost) on the valence averaged over
-``resolution_s`` blocks: an hour of 30 fps video takes about 2 s, where the pure-Python ``Pelt`` grows
-quadratically with the number of frames.
+A change is a *sustained* shift of the smoothed valence away from the mean of the current segment. A
+shift begins at the first sample half of ``min_effect`` away from that mean (so a gradual rise does not
+drag the reference along with it) and is a change once it has lasted ``min_duration_s`` seconds, never
+come back within half the effect, and its mean lies at least ``min_effect`` (on the [-1, 1] scale) from the
+segment's. A shift that comes back is folded into the segment; one that lingers between half and the full
+effect for twice the duration is a drift, and the segment absorbs it. The change is dated where the shift
+began and reported when confirmed, so a live session shows it ``min_duration_s`` or more later and a
+recording lists the same change at the same time. The shift's samples then form the new segment.
 
-Online: a two-window detector compares the mean smoothed valence of the last ``window_s`` seconds with
-the ``window_s`` seconds before; a difference above ``threshold`` is a change, then it waits
-``refractory_s`` before firing again.
+A segment never spans a gap without the face (smoothed valence empty, i.e. lost for longer than the hold)
+or a change of track: the detector starts afresh and needs ``min_duration_s / 2`` of the new segment
+before it compares anything, so no change is reported across a gap or from one person to another.
+
+The same frames give the same list wherever they are run (:func:`detect_changes` is the detector fed row by
+row, which is what a live session does). Rates and delays on the shared clips: docs/video.md.
 """
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    from rtfer.video.timeline import FrameResult
+
+MIN_DURATION_S = 1.5
+MIN_EFFECT = 0.3
 
 
 @dataclass
 class ChangePoint:
     time_s: float
     frame: int
-    before: str          # dominant emotion of the segment before
-    after: str           # ... and after
+    before: str          # dominant shown emotion of the segment before
+    after: str           # ... and of the shift
     valence_before: float
     valence_after: float
+    confirmed_s: float = 0.0   # when the shift had lasted long enough to be reported
+
+    @property
+    def sentence(self) -> str:
+        """The change in words, as the app and the report show it."""
+        verb = "rose" if self.valence_after > self.valence_before else "fell"
+        emotions = f"mostly {self.before} → {self.after}" if self.before != self.after else f"mostly {self.after}"
+        return (f"valence {verb} from {self.valence_before:+.2f} to {self.valence_after:+.2f} at "
+                f"{self.time_s:.1f} s and held {self.confirmed_s - self.time_s:.1f} s; {emotions}")
 
     def to_dict(self) -> dict:
         return {"time_s": round(self.time_s, 3), "frame": self.frame, "from": self.before, "to": self.after,
-                "valence_before": round(self.valence_before, 4), "valence_after": round(self.valence_after, 4)}
+                "valence_before": round(self.valence_before, 4), "valence_after": round(self.valence_after, 4),
+                "confirmed_s": round(self.confirmed_s, 3), "text": self.sentence}
 
 
-def noise_level(values: np.ndarray) -> float:
-    """Robust standard deviation of the noise: MAD of first differences / (0.6745 * sqrt 2)."""
-    if len(values) < 3:
-        return 0.0
-    diffs = np.diff(values)
-    return float(np.median(np.abs(diffs - np.median(diffs))) / 0.6745 / np.sqrt(2))
+class _Run:
+    """Running mean of a stretch of samples and the counts of its shown labels."""
+
+    def __init__(self) -> None:
+        self.total, self.count, self.start, self.labels = 0.0, 0, None, Counter()
+
+    def add(self, t: float, value: float, label: str) -> None:
+        self.start = t if self.start is None else self.start
+        self.total += value
+        self.count += 1
+        if label:
+            self.labels[label] += 1
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count
+
+    @property
+    def dominant(self) -> str:
+        return self.labels.most_common(1)[0][0] if self.labels else ""
 
 
-def offline_change_points(times: np.ndarray, values: np.ndarray, frames: np.ndarray, labels: list[str],
-                          min_segment_s: float = 1.0, min_shift: float = 0.25,
-                          resolution_s: float = 0.1) -> list[ChangePoint]:
-    """Change points of a valence series (NaN where no face; those samples are skipped).
+class ChangeDetector:
+    """Sustained valence shifts, fed one scored frame at a time; ``update`` returns a change or ``None``."""
 
-    A change must also move the segment mean by at least ``min_shift`` (on the [-1, 1] scale), so that
-    a long, slowly drifting recording does not report trivia.
-    """
-    import ruptures
+    def __init__(self, min_duration_s: float = MIN_DURATION_S, min_effect: float = MIN_EFFECT):
+        if min_duration_s <= 0 or min_effect <= 0:
+            raise ValueError("the minimum duration and effect size of a change must be positive")
+        self.min_duration_s, self.min_effect = min_duration_s, min_effect
+        self._segment = _Run()
+        self._shift: _Run | None = None
+        self._shift_sign = 0
+        self._shift_frame = 0
+        self._track: int | None = None
 
-    keep = ~np.isnan(values)
-    times, values, frames = times[keep], values[keep], frames[keep]
-    labels = [label for label, k in zip(labels, keep, strict=True) if k]
-    if len(values) < 4:
-        return []
-    rate = (len(times) - 1) / max(times[-1] - times[0], 1e-6)
-    step = max(1, round(resolution_s * rate))  # samples per block
-    blocks = len(values) // step
-    min_size = max(2, round(min_segment_s * rate / step))
-    if blocks < 2 * min_size:
-        return []
-    block_means = values[:blocks * step].reshape(blocks, step).mean(axis=1)
-    sigma = max(noise_level(values), 0.02)
-    # the frame-level penalty 2 log(n) sigma^2 (min_size * step), divided by step: block means carry 1/step
-    # of a segment's squared error
-    penalty = 2 * np.log(len(values)) * sigma**2 * min_size
-    cuts = ruptures.KernelCPD(kernel="linear", min_size=min_size).fit(block_means.reshape(-1, 1)).predict(pen=penalty)
-    ends = [int(c) * step for c in cuts[:-1]] + [len(values)]
-    bounds = [0, *ends]
-    changes = []
-    for start, cut, stop in zip(bounds, bounds[1:], bounds[2:], strict=False):
-        before, after = values[start:cut].mean(), values[cut:stop].mean()
-        if abs(after - before) < min_shift:
-            continue
-        changes.append(ChangePoint(float(times[cut]), int(frames[cut]), _dominant(labels[start:cut]),
-                                   _dominant(labels[cut:stop]), float(before), float(after)))
-    return changes
+    def reset(self) -> None:
+        self._segment, self._shift, self._shift_sign = _Run(), None, 0
 
-
-def _dominant(labels: list[str]) -> str:
-    counts = Counter(label for label in labels if label)
-    return counts.most_common(1)[0][0] if counts else ""
-
-
-class OnlineChangeDetector:
-    """Two-window mean-shift detector for live valence; ``update`` returns a change or ``None``."""
-
-    def __init__(self, window_s: float = 2.0, threshold: float = 0.35, refractory_s: float = 3.0):
-        self.window_s, self.threshold, self.refractory_s = window_s, threshold, refractory_s
-        self._samples: deque[tuple[float, float, str]] = deque()
-        self._last_change = -np.inf
-
-    def update(self, t: float, value: float | None, label: str = "", frame: int = 0) -> ChangePoint | None:
-        if value is None or np.isnan(value):
+    def update(self, row: FrameResult) -> ChangePoint | None:
+        value = row.valence_smooth
+        track = row.face.track_id if row.face is not None else self._track
+        if value is None or track != self._track:
+            self.reset()
+            self._track = track
+            if value is None:
+                return None
+        t, label = row.time_s, row.label
+        segment = self._segment
+        if segment.count == 0 or t - segment.start < self.min_duration_s / 2:
+            segment.add(t, value, label)
             return None
-        self._samples.append((t, value, label))
-        while self._samples and self._samples[0][0] < t - 2 * self.window_s:
-            self._samples.popleft()
-        if t - self._last_change < self.refractory_s or self._samples[0][0] > t - 2 * self.window_s + 0.25:
+        difference = value - segment.mean
+        sign = (difference > 0) - (difference < 0)
+        if abs(difference) < self.min_effect / 2 or (self._shift is not None and sign != self._shift_sign):
+            if self._shift is not None:  # the shift did not last: it belongs to the segment after all
+                self._absorb_shift()
+            segment.add(t, value, label)
             return None
-        recent = [s for s in self._samples if s[0] > t - self.window_s]
-        earlier = [s for s in self._samples if s[0] <= t - self.window_s]
-        if len(recent) < 2 or len(earlier) < 2:
-            return None
-        before, after = np.mean([s[1] for s in earlier]), np.mean([s[1] for s in recent])
-        if abs(after - before) < self.threshold:
-            return None
-        self._last_change = t
-        return ChangePoint(t, frame, _dominant([s[2] for s in earlier]), _dominant([s[2] for s in recent]),
-                           float(before), float(after))
+        if self._shift is None:
+            self._shift, self._shift_sign, self._shift_frame = _Run(), sign, row.frame
+        shift = self._shift
+        shift.add(t, value, label)
+        lasted = t - shift.start
+        if lasted >= self.min_duration_s and abs(shift.mean - segment.mean) >= self.min_effect:
+            change = ChangePoint(shift.start, self._shift_frame, segment.dominant, shift.dominant, segment.mean,
+                                 shift.mean, confirmed_s=t)
+            self._segment, self._shift = shift, None
+            return change
+        if lasted >= 2 * self.min_duration_s:  # a slow drift, not a change: the reference follows it
+            self._absorb_shift()
+        return None
+
+    def _absorb_shift(self) -> None:
+        shift, segment = self._shift, self._segment
+        segment.total += shift.total
+        segment.count += shift.count
+        segment.labels.update(shift.labels)
+        self._shift = None
+
+
+def detect_changes(rows: Iterable[FrameResult], min_duration_s: float = MIN_DURATION_S,
+                   min_effect: float = MIN_EFFECT) -> list[ChangePoint]:
+    """Every change of a scored timeline: the live detector run over its rows in order."""
+    detector = ChangeDetector(min_duration_s, min_effect)
+    return [change for row in rows if (change := detector.update(row)) is not None]

@@ -1,4 +1,4 @@
-"""What ``rtfer analyze`` writes for one video: ``timeline.csv``, ``summary.json``, ``timeline.png``
+"""What ``rtfer analyze`` writes for one video: ``timeline.csv``, ``faces.csv``, ``summary.json``, ``timeline.png``
 (and ``annotated.mp4``), all or nothing.
 
 Shared by the CLI, the batch runner and anything else that analyses a video into a folder.
@@ -28,6 +28,9 @@ def write_analysis(video: str | int | Path, out_dir: str | Path, annotate: bool 
 
     if every < 1 or (fps is not None and fps <= 0):
         raise RtferError("--every must be at least 1 and --fps positive")
+    for name in ("smooth_s", "change_min_s", "change_effect"):
+        if options.get(name) is not None and options[name] <= 0:
+            raise RtferError(f"--{name.replace('_', '-')} must be positive")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=".rtfer-partial-", dir=out_dir))
@@ -41,6 +44,7 @@ def write_analysis(video: str | int | Path, out_dir: str | Path, annotate: bool 
         if not timeline.rows:
             raise RtferError(f"{video}: no frames could be read")
         timeline.to_csv(scratch / "timeline.csv")
+        timeline.faces_to_csv(scratch / "faces.csv")
         summary = timeline.summary()
         (scratch / "summary.json").write_text(json.dumps(summary, indent=1))
         from rtfer.report.timeline_plot import plot_timeline  # matplotlib: loaded when a plot is drawn

@@ -101,9 +101,14 @@ function parseTimeline(csv) {
     const row = Object.fromEntries(columns.map((c, i) => [c, cells[i]]));
     const byPrefix = (prefix) => Object.fromEntries(columns.filter((c) => c.startsWith(prefix))
       .map((c) => [c.slice(prefix.length), Number(row[c] || 0)]));
+    const number = (key) => (row[key] === undefined || row[key] === "" ? null : Number(row[key]));
+    // the bars show the smoothed probabilities the label comes from (raw ones in files made before them)
+    const smoothed = columns.some((c) => c.startsWith("s_"));
     return {
-      t: Number(row.time_s), v: row.valence_smooth === "" ? null : Number(row.valence_smooth),
-      label: row.label || null, face: row.face_found === "1", probs: byPrefix("p_"), intensity: byPrefix("i_"),
+      t: Number(row.time_s), v: number("valence_smooth"), lo: number("valence_low"), hi: number("valence_high"),
+      vc: number("valence_corrected_smooth"),
+      label: row.label || null, face: row.face_found === "1", probs: byPrefix(smoothed ? "s_" : "p_"),
+      intensity: byPrefix("i_"),
       box: row.face_found === "1" ? [Number(row.x), Number(row.y), Number(row.w), Number(row.h)] : null,
     };
   });
@@ -185,11 +190,13 @@ function sendFrame() {
 }
 
 function onResult(message) {
-  state.points.push({ t: message.time_s, v: message.valence_smooth, label: message.label, face: message.subject !== null });
+  const [lo, hi] = message.valence_band || [null, null];
+  state.points.push({ t: message.time_s, v: message.valence_smooth, lo, hi, label: message.label,
+    face: message.subject !== null });
   if (message.change) state.changes.push(message.change);
   const subject = message.faces.find((f) => f.track_id === message.subject);
   $("current-label").textContent = subject ? `${message.label} (${message.valence_smooth?.toFixed(2)})` : "no face";
-  if (subject) renderBars(subject.probabilities);
+  if (subject && message.smooth_probabilities) renderBars(message.smooth_probabilities);
   if (subject && subject.intensity) renderBars(subject.intensity, "intensity-bars");
   drawOverlay(message);
   updateSubjectChoice(message.faces, message.subject);
@@ -233,6 +240,38 @@ function stopLive() {
 }
 
 // ---- rendering ---------------------------------------------------------------------------------
+// the uncertainty band: one filled polygon per run of points with a band (a gap without the face ends one)
+function drawBand(x, y, t0) {
+  const context = $("chart").getContext("2d");
+  context.fillStyle = "rgba(0, 114, 178, 0.18)";
+  let run = [];
+  const fill = () => {
+    if (run.length > 1) {
+      context.beginPath();
+      run.forEach((p, i) => (i ? context.lineTo(x(p.t), y(p.hi)) : context.moveTo(x(p.t), y(p.hi))));
+      [...run].reverse().forEach((p) => context.lineTo(x(p.t), y(p.lo)));
+      context.closePath(); context.fill();
+    }
+    run = [];
+  };
+  for (const p of state.points) {
+    if (p.t < t0 || p.lo === null || p.lo === undefined) fill(); else run.push(p);
+  }
+  fill();
+}
+
+function drawLine(x, y, t0, key, color) {
+  const context = $("chart").getContext("2d");
+  context.strokeStyle = color; context.lineWidth = 2; context.beginPath();
+  let drawing = false;
+  for (const p of state.points) {
+    if (p.t < t0 || p[key] === null || p[key] === undefined) { drawing = false; continue; }
+    if (drawing) context.lineTo(x(p.t), y(p[key])); else context.moveTo(x(p.t), y(p[key]));
+    drawing = true;
+  }
+  context.stroke();
+}
+
 function renderBars(values, target = "bars") {
   $(target).replaceChildren(...state.labels.map((name) => {
     const value = values[name] ?? 0;
@@ -254,7 +293,7 @@ function renderNotes() {
 function renderChanges() {
   $("change-list").replaceChildren(...state.changes.map((c) => {
     const item = document.createElement("li");
-    item.textContent = `change at ${c.time_s.toFixed(1)} s: ${c.from} → ${c.to} (valence ${c.valence_before.toFixed(2)} → ${c.valence_after.toFixed(2)})`;
+    item.textContent = c.text || `change at ${c.time_s.toFixed(1)} s: ${c.from} → ${c.to} (valence ${c.valence_before.toFixed(2)} → ${c.valence_after.toFixed(2)})`;
     return item;
   }));
 }
@@ -289,14 +328,16 @@ function drawChart(playhead = null) {
   context.setLineDash([]);
   context.fillStyle = "#555"; context.font = "12px system-ui";
   context.fillText("+1 positive", 4, 14); context.fillText("0 neutral", 4, y(0) - 4); context.fillText("-1 negative", 4, height - 4);
-  context.strokeStyle = "#111"; context.lineWidth = 2; context.beginPath();
-  let drawing = false;
-  for (const p of state.points) {
-    if (p.t < t0 || p.v === null) { drawing = false; continue; }
-    if (drawing) context.lineTo(x(p.t), y(p.v)); else context.moveTo(x(p.t), y(p.v));
-    drawing = true;
+  // with a baseline the corrected line is shown by default (the toggle brings back the raw one and its band)
+  const corrected = state.points.some((p) => p.vc !== null && p.vc !== undefined);
+  $("corrected-choice").hidden = !corrected;
+  if (corrected && $("show-corrected").checked) {
+    drawLine(x, y, t0, "v", "#bbb");
+    drawLine(x, y, t0, "vc", "#D55E00");
+  } else {
+    drawBand(x, y, t0);
+    drawLine(x, y, t0, "v", "#111");
   }
-  context.stroke();
   context.strokeStyle = "#CC0000"; context.lineWidth = 1.5;
   for (const c of state.changes) {
     if (c.time_s < t0) continue;
@@ -325,6 +366,7 @@ $("stop").onclick = async () => {
   $("pause").hidden = $("stop").hidden = true;
   refreshSessions();
 };
+$("show-corrected").onchange = () => drawChart(state.review ? $("video").currentTime : null);
 $("subject-select").onchange = (event) => {
   event.target.dataset.chosen = event.target.value;
   const trackId = event.target.value === "" ? null : Number(event.target.value);
@@ -355,7 +397,7 @@ $("upload-input").onchange = (event) => {
   const form = new FormData();
   form.append("file", file);
   const request = new XMLHttpRequest();
-  request.open("POST", withToken("/api/uploads"));
+  request.open("POST", withToken(`/api/uploads${$("upload-baseline").checked ? "?baseline_s=20" : ""}`));
   $("upload-progress").hidden = false;
   request.upload.onprogress = (e) => { $("upload-progress").value = e.loaded / e.total; };
   request.onload = async () => {
