@@ -32,7 +32,7 @@ first_frame = []
 score = SubjectScorer.score
 def watch(*args, **kwargs):
     if not first_frame:
-        first_frame.extend(m for m in ("torch", "sklearn", "kornia", "matplotlib") if sys.modules.get(m))
+        first_frame.append([m for m in ("torch", "sklearn", "kornia", "matplotlib") if sys.modules.get(m)])
     return score(*args, **kwargs)
 SubjectScorer.score = watch
 from rtfer.cli import main
@@ -72,7 +72,7 @@ def test_analyze_reaches_its_first_frame_without_training_packages_or_plots(weig
     result = without_training("analyze", str(video), "--out", str(tmp_path / "out"), "--weights", weights,
                               "--backend", "onnx", "--quiet")
     assert result.returncode == 0, result.stderr
-    assert loaded(result) == {"first_frame": [], "loaded": []}
+    assert loaded(result) == {"first_frame": [[]], "loaded": []}  # frames were scored, with none of them loaded
     assert (tmp_path / "out" / "timeline.png").is_file()  # drawn after the frames, matplotlib loaded then
 
 
