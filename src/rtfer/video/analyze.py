@@ -79,14 +79,16 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
         rate = video.info.fps / step if video.info.fps > 0 else 30.0
         tracker = FaceTracker(recognizer.detector, detect_every=detect_every, full_every=round(rescan_s * rate))
         bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
-        for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
-            grays = [as_gray(frame) for _, _, frame in chunk]  # once per frame, for the tracker and the crop
+        # gray once per frame, for the tracker and the crop; the colour frame is kept only for on_frame
+        frames = ((i, t, frame if on_frame else None, as_gray(frame)) for i, t, frame in video.frames(every, fps))
+        for chunk in _chunks(frames, batch_frames):
+            grays = [gray for *_, gray in chunk]
             subjects = [pick_subject(tracker.update(gray), track_id) for gray in grays]
             crops = [recognizer.crop(gray, face) for gray, face in zip(grays, subjects, strict=True)
                      if face is not None]
             probs, intensity = recognizer.classify_with_intensity(crops)
             outputs = iter(zip(probs, intensity if intensity is not None else [None] * len(probs), strict=True))
-            for (index, t, frame), face in zip(chunk, subjects, strict=True):
+            for (index, t, frame, _), face in zip(chunk, subjects, strict=True):
                 p, i = next(outputs) if face else (None, None)
                 result = score_frame(FrameResult(index, t, face, p, intensity=i), smoother, labels)
                 timeline.rows.append(result)
