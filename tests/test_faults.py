@@ -5,6 +5,7 @@ before the fix; docs/security.md says what is checked where."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import struct
 import subprocess
@@ -508,3 +509,57 @@ def test_a_tiny_frame_after_a_face_has_no_face(weights, tmp_path):
     cv2.imwrite(str(folder / "001.png"), np.zeros((1, 1, 3), np.uint8))
     rows = analyze_video(folder, weights=weights, progress=False).rows
     assert rows[0].face is not None and rows[1].face is None
+
+
+# -- edited weights sidecars --------------------------------------------------------------------------------
+
+def edited_weights(weights: Path, folder: Path, **changes) -> Path:
+    """A copy of ``weights`` whose sidecar has ``changes`` (``config_<key>`` edits the config)."""
+    import shutil
+
+    folder.mkdir(exist_ok=True)
+    target = shutil.copy(weights, folder / "edited.safetensors")
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    for key, value in changes.items():
+        if key.startswith("config_"):
+            meta["config"][key.removeprefix("config_")] = value
+        else:
+            meta[key] = value
+    Path(target).with_suffix(".json").write_text(json.dumps(meta))
+    return Path(target)
+
+
+BAD_SIDECARS = {
+    "input_size 100000": {"input_size": 100000}, "input_size 0": {"input_size": 0},
+    "input_size big": {"input_size": "big"}, "input_size 48.5": {"input_size": 48.5},
+    "widths huge": {"config_widths": [8, 8, 16, 10**9]},
+    "widths negative": {"config_widths": [8, -8, 16, 32]}, "num_classes 1e12": {"config_num_classes": 1e12},
+    "unknown scheme": {"scheme": "klingon"}, "std 0": {"std": 0}, "std NaN": {"std": float("nan")},
+    "6 labels for 7 classes": {"labels": ["angry", "disgust", "fear", "happy", "sad", "surprise"]},
+    "repeated labels": {"labels": ["angry"] * 7}, "in_chans 1000": {"in_chans": 1000},
+}
+
+
+@pytest.mark.parametrize("change", BAD_SIDECARS.values(), ids=BAD_SIDECARS.keys())
+def test_edited_sidecars_are_refused_when_read(weights, tmp_path, change):
+    from rtfer.errors import WeightsError
+    from rtfer.runtime.weights import load_meta
+
+    with pytest.raises(WeightsError, match="invalid weights metadata"):
+        load_meta(edited_weights(weights, tmp_path / "w", **change))
+
+
+@pytest.mark.parametrize("change", [{"input_size": 100000}, {"labels": ["angry", "happy", "sad"]}],
+                         ids=["input_size 100000", "3 labels for 7 classes"])
+def test_evaluate_with_an_edited_sidecar_is_a_clean_error(weights, tiny_tree, tmp_path, capsys, change):
+    from rtfer.cli import main
+
+    bad = edited_weights(weights, tmp_path / "w", **change)
+    assert main(["evaluate", "--weights", str(bad), "--data", str(tiny_tree)]) == 2
+    assert "invalid weights metadata" in capsys.readouterr().err
+
+
+def test_the_shipped_sidecars_are_valid():
+    from rtfer.runtime.weights import load_meta, shipped_models
+
+    assert {load_meta(name).input_size for name in shipped_models()} == {48, 128}
