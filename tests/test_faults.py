@@ -156,6 +156,7 @@ def test_cross_site_websocket_is_refused(client):
     sid = client.post("/api/sessions", json={}).json()["id"]
     with pytest.raises(WebSocketDisconnect), client.websocket_connect(
             f"{WS}/api/sessions/{sid}/live", headers={"Origin": "http://evil.example"}) as ws:
+        ws.send_bytes(frame_message(0.0))
         ws.receive_json()
     with client.websocket_connect(f"{WS}/api/sessions/{sid}/live", headers={"Origin": LOCAL}) as ws:
         ws.send_bytes(frame_message(0.0))
@@ -188,6 +189,7 @@ def test_websocket_takes_the_token_in_a_header(weights, tmp_path):
             ws.send_bytes(frame_message(0.0))
             assert ws.receive_json()["type"] == "result"
         with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
+            ws.send_bytes(frame_message(0.0))
             ws.receive_json()
 
 
@@ -370,6 +372,7 @@ def test_restart_after_a_kill_leaves_nothing_stuck(weights, tmp_path):
         assert wait_for(client, stored.id, ("done", "failed"))["status"] == "done"
         assert client.get(f"/api/sessions/{stored.id}/timeline.csv").status_code == 200
         with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"{WS}/api/sessions/{live.id}/live") as ws:
+            ws.send_bytes(frame_message(1.0))
             ws.receive_json()
     assert len(Storage(data).frames(live.id)) == 1  # kept
 

@@ -111,6 +111,9 @@ class VideoSource:
         if width * height > MAX_FRAME_PIXELS:  # from the header: nothing decoded yet
             capture.release()
             raise DataError(f"{path}: frames of {width}x{height} are too large (at most 8192x4320)")
+        if working_scale(width, height) < 1:  # one decoder thread: each thread holds full-size frames
+            capture.release()
+            capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
         ok, first = capture.read() if capture.isOpened() else (False, None)
         if not ok or first is None or first.size == 0:
             capture.release()
