@@ -82,6 +82,14 @@ def analyze_peak_rss(clip: Path, out: Path) -> dict:
                                                                           summary.get("source", {}).get("height")]}
 
 
+def child_peak(measure, *args) -> dict:
+    """``measure`` in a fresh process: ru_maxrss of children is a maximum over all of them so far."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(measure, args)
+
+
 # -- the server child ---------------------------------------------------------------------------------------
 
 def serve(port: int, data: Path, log_path: Path) -> None:
@@ -130,14 +138,20 @@ def request(port: int, method: str, path: str, body: bytes | None = None, header
     return status
 
 
+FORM_START = (b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n'
+              b"Content-Type: video/mp4\r\n\r\n\0\0\0\x18ftypisom")
+
+
 def raw_body(port: int, headers: str, total: int, chunked: bool, chunk: int = 1 << 20) -> str:
-    """Send headers then up to ``total`` bytes as fast as the server takes them; returns the status line."""
+    """Send headers then up to ``total`` bytes as fast as the server takes them; returns the status line.
+    Multipart bodies start like a real upload, so that only their size can be refused."""
+    start = FORM_START if "multipart" in headers else b'{"name": "'
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(headers.encode() + b"\r\n")
         sent = 0
         try:
             while sent < total:
-                piece = b"x" * chunk
+                piece = (start + b"x" * (chunk - len(start))) if sent == 0 else b"x" * chunk
                 sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
                 sent += chunk
             if chunked:
@@ -156,18 +170,16 @@ def hostile_suite(port: int, clip: Path) -> dict:
     host = f"127.0.0.1:{port}"
     answers: dict[str, object] = {}
     form = "multipart/form-data; boundary=b"
-    answers["upload 300 MB, no token"] = raw_body(
-        port, f"POST /api/uploads HTTP/1.1\r\nHost: {host}\r\nContent-Type: {form}\r\n"
-              f"Content-Length: {300 << 20}\r\n", 300 << 20, chunked=False)
-    answers["upload 300 MB by Content-Length, limit 64 MB"] = raw_body(
-        port, f"POST /api/uploads HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-              f"Content-Type: {form}\r\nContent-Length: {300 << 20}\r\n", 300 << 20, chunked=False)
-    answers["upload 300 MB chunked, limit 64 MB"] = raw_body(
-        port, f"POST /api/uploads HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-              f"Content-Type: {form}\r\nTransfer-Encoding: chunked\r\n", 300 << 20, chunked=True)
-    answers["JSON 50 MB chunked"] = raw_body(
-        port, f"POST /api/sessions HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
-              f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n", 50 << 20, chunked=True)
+    bodies = [  # name, path, content type, with the token, bytes, chunked
+        ("upload 300 MB, no token", "/api/uploads", form, False, 300 << 20, False),
+        ("upload 300 MB by Content-Length, limit 64 MB", "/api/uploads", form, True, 300 << 20, False),
+        ("upload 300 MB chunked, limit 64 MB", "/api/uploads", form, True, 300 << 20, True),
+        ("JSON 50 MB chunked", "/api/sessions", "application/json", True, 50 << 20, True)]
+    for name, path, kind, with_token, size, chunked in bodies:
+        headers = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {kind}\r\n"
+                   + (f"Authorization: Bearer {TOKEN}\r\n" if with_token else "")
+                   + ("Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {size}\r\n"))
+        answers[name] = raw_body(port, headers, size, chunked)
     sid = json.loads(_post(port, "/api/sessions", b'{"name": "live"}'))["id"]
     answers["note NaN"] = request(port, "POST", f"/api/sessions/{sid}/notes", b'{"time_s": NaN, "text": "x"}',
                                   {"Content-Type": "application/json"})
@@ -242,6 +254,13 @@ def main() -> None:
         clip = write_8k_clip(tmp / "8k.mp4", args.seconds)
         results["clip"] = {"size": "7680x4320", "seconds": args.seconds, "bytes": clip.stat().st_size}
         results["analyze"] = analyze_peak_rss(clip, tmp / "out")
+        small = tmp / "small.mp4"  # the same frames at 640x360: what analysis costs without the 8K frames
+        small_frames = cv2.VideoCapture(str(clip))
+        writer = cv2.VideoWriter(str(small), cv2.VideoWriter_fourcc(*"mp4v"), 10, (640, 360))
+        while (frame := small_frames.read()[1]) is not None:
+            writer.write(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA))
+        writer.release()
+        results["analyze_640x360_same_frames"] = child_peak(analyze_peak_rss, small, tmp / "out-small")
         port = free_port()
         log_path = tmp / "requests.jsonl"
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}

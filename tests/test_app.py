@@ -16,6 +16,7 @@ from rtfer.app.server import create_app
 from rtfer.taxonomy import FER7
 
 LOCAL = "http://127.0.0.1:8000"
+WS = "ws://127.0.0.1:8000"  # the TestClient would send Host: testserver, which a loopback server refuses
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_corrupt_upload_fails_cleanly(client):
 
 def test_live_websocket_protocol(client):
     sid = client.post("/api/sessions", json={"name": "live"}).json()["id"]
-    with client.websocket_connect(f"ws://127.0.0.1:8000/api/sessions/{sid}/live") as ws:
+    with client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
         ws.send_bytes(b"short")
         assert ws.receive_json()["type"] == "error"
         ws.send_bytes(struct.pack("<d", 1.0) + b"not an image at all")
@@ -167,7 +168,7 @@ def test_live_websocket_protocol(client):
 def test_live_websocket_with_a_real_face(client):
     capture = cv2.VideoCapture(str(SHARED / "media/videos/liveportrait_driving_d0.mp4"))
     sid = client.post("/api/sessions", json={"name": "live"}).json()["id"]
-    with client.websocket_connect(f"ws://127.0.0.1:8000/api/sessions/{sid}/live") as ws:
+    with client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
         for i in range(10):
             _, frame = capture.read()
             ws.send_bytes(frame_message(i / 25, frame))
@@ -180,11 +181,11 @@ def test_live_websocket_with_a_real_face(client):
 def test_websocket_rejects_unknown_and_stopped_sessions(client):
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"ws://127.0.0.1:8000/api/sessions/{'0' * 32}/live") as ws:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"{WS}/api/sessions/{'0' * 32}/live") as ws:
         ws.receive_json()
     sid = client.post("/api/sessions", json={}).json()["id"]
     client.post(f"/api/sessions/{sid}/stop")
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"ws://127.0.0.1:8000/api/sessions/{sid}/live") as ws:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
         ws.receive_json()
 
 
