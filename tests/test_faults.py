@@ -338,7 +338,9 @@ def test_deleting_an_upload_during_its_final_writes(client, tmp_path, monkeypatc
     video = small_video(tmp_path / "clip.mp4").read_bytes()
     sid = client.post("/api/uploads", files={"file": ("clip.mp4", video, "video/mp4")}).json()["id"]
     assert deleted.wait(60)
-    time.sleep(1.0)
+    for thread in threading.enumerate():  # let the analysis finish (or fail) before looking
+        if getattr(getattr(thread, "_target", None), "__name__", "") == "analyse_upload":
+            thread.join(60)
     assert errors == []
     assert client.get(f"/api/sessions/{sid}").status_code == 404
     assert not (tmp_path / "data" / "sessions" / sid).exists()
@@ -543,8 +545,8 @@ def test_edited_sidecars_are_refused_when_read(weights, tmp_path, change):
         load_meta(edited_weights(weights, tmp_path / "w", **change))
 
 
-@pytest.mark.parametrize("change", [{"input_size": 100000}, {"labels": ["angry", "happy", "sad"]}],
-                         ids=["input_size 100000", "3 labels for 7 classes"])
+@pytest.mark.parametrize("change", [{"input_size": 0}, {"labels": ["angry", "happy", "sad"]}],
+                         ids=["input_size 0", "3 labels for 7 classes"])  # not 100000: the old code ran out of memory
 def test_evaluate_with_an_edited_sidecar_is_a_clean_error(weights, tiny_tree, tmp_path, capsys, change):
     from rtfer.cli import main
 
