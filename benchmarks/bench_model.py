@@ -17,7 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from rtfer.runtime.engine import load_engine
 from rtfer.runtime.quantize import int8_path
-from rtfer.runtime.weights import load_model, resolve_weights
+from rtfer.runtime.torch_weights import load_model
+from rtfer.runtime.weights import resolve_weights
 
 
 def per_face_ms(predict, faces: np.ndarray, repeats: int = 20) -> float:

@@ -17,11 +17,11 @@ import numpy as np
 from tqdm import tqdm
 
 from rtfer.data.readers import decode_gray, scan_emotion_folders
+from rtfer.evaluation.metrics import classification_report
 from rtfer.faces import FaceDetector, align, align_landmarks
 from rtfer.faces.photos import detect_in_photo
 from rtfer.runtime.predict import predict_probs
-from rtfer.runtime.weights import load_model
-from rtfer.train.metrics import classification_report
+from rtfer.runtime.torch_weights import load_model
 
 
 def strategies(size: int) -> dict:

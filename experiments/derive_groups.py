@@ -20,10 +20,11 @@ from pathlib import Path
 
 from ship_weights import ship
 
+from rtfer.evaluation.evaluate import evaluate_weights
 from rtfer.models import create_model
-from rtfer.runtime.weights import load_model, save_weights, shipped_dir
+from rtfer.runtime.torch_weights import load_model, save_weights
+from rtfer.runtime.weights import shipped_dir
 from rtfer.taxonomy import VALENCE3, group_of
-from rtfer.train.evaluate import evaluate_weights
 
 
 def main() -> None:

@@ -19,7 +19,10 @@ from pathlib import Path
 
 import torch
 
-from rtfer.runtime.weights import load_model, save_weights, shipped_dir
+from rtfer.runtime.export import export_template
+from rtfer.runtime.graphs import graph_key, shipped_graph_dir
+from rtfer.runtime.torch_weights import load_model, save_weights
+from rtfer.runtime.weights import shipped_dir
 
 
 def hardware() -> str:
@@ -60,7 +63,9 @@ def ship(run_dir: Path, name: str, note: str = "", cv: Path | None = None, after
         meta.metrics.update(cv_accuracy=summary["accuracy"]["mean"], cv_accuracy_std=summary["accuracy"]["std"],
                             cv_macro_f1=summary["macro_f1"]["mean"], cv_split=summary["split"],
                             cv_folds=summary["folds"])
-    return save_weights(shipped_dir() / f"{name}.safetensors", model, meta, half=True)
+    path = save_weights(shipped_dir() / f"{name}.safetensors", model, meta, half=True)
+    export_template(meta, shipped_graph_dir() / f"{graph_key(meta)}.onnx")  # inference without PyTorch
+    return path
 
 
 def main() -> None:

@@ -70,7 +70,8 @@ SMALL_VGGS = {"widths": [8, 8, 16], "fc": [32, 16]}
 def random_weights(folder: Path, name: str, model: str, config: dict, input_size: int) -> Path:
     """Untrained weights with FER2013 labels, for tests of plumbing rather than accuracy."""
     from rtfer.models import create_model
-    from rtfer.runtime.weights import WeightsMeta, save_weights
+    from rtfer.runtime.torch_weights import save_weights
+    from rtfer.runtime.weights import WeightsMeta
     from rtfer.taxonomy import FER7
 
     meta = WeightsMeta(model=model, config={"num_classes": 7, **config}, labels=list(FER7.labels),

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import TINY, needs_shared, write_tree
 from rtfer.models import create_model
-from rtfer.runtime.weights import WeightsMeta, save_weights
+from rtfer.runtime.torch_weights import save_weights
+from rtfer.runtime.weights import WeightsMeta
 from rtfer.taxonomy import FER7
 
 

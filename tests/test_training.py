@@ -13,7 +13,7 @@ from rtfer.data.labels import to_scheme
 from rtfer.data.readers import FaceDataset
 from rtfer.errors import RtferError
 from rtfer.runtime.predict import predict_probs
-from rtfer.runtime.weights import load_model
+from rtfer.runtime.torch_weights import load_model
 from rtfer.taxonomy import VALENCE3, LabelScheme
 from rtfer.train.trainer import TrainConfig, Trainer, lr_factor
 

@@ -16,13 +16,13 @@ import torch
 from conftest import SHARED, SMALL_VGGS, needs_shared, pattern_face, write_tree
 from rtfer.data.aligned import detector_box, landmark_align_face
 from rtfer.data.readers import FaceDataset
+from rtfer.evaluation.intensity import blend_pairs, ranking_and_calibration
 from rtfer.models import create_model, model_spec
-from rtfer.runtime.engine import OnnxEngine, TorchEngine, export_onnx
+from rtfer.runtime.engine import TorchEngine, load_engine
 from rtfer.runtime.predict import predict_intensity
-from rtfer.runtime.weights import load_model
+from rtfer.runtime.torch_weights import load_model
 from rtfer.taxonomy import CKPLUS7, FER7, LabelScheme
 from rtfer.train.augment import BLUR_KERNELS, BRIGHTNESS_GAINS, BrightnessBlur
-from rtfer.train.intensity import blend_pairs, ranking_and_calibration
 from rtfer.train.trainer import TrainConfig, Trainer, mixup_partners
 from rtfer.video import analyze_video
 
@@ -121,7 +121,7 @@ def test_blend_pairs_differ_in_emotion_and_share_the_subject():
 # -- engines and outputs --------------------------------------------------------------------------------
 def test_onnx_exports_both_heads_and_agrees_with_torch(vggs_weights, tmp_path):
     torch_engine = TorchEngine(vggs_weights)
-    onnx_engine = OnnxEngine(export_onnx(vggs_weights, tmp_path / "vggs.onnx"), torch_engine.meta)
+    onnx_engine = load_engine(vggs_weights, "onnx")
     faces = np.random.default_rng(0).integers(0, 256, (9, 128, 128), dtype=np.uint8)
     probs_t, intensity_t = torch_engine.predict_with_intensity(faces)
     probs_o, intensity_o = onnx_engine.predict_with_intensity(faces)

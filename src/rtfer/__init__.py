@@ -13,7 +13,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "load_model": ("rtfer.runtime.weights", "load_model"),
+    "load_model": ("rtfer.runtime.torch_weights", "load_model"),
     "shipped_models": ("rtfer.runtime.weights", "shipped_models"),
     "detect_faces": ("rtfer.faces", "detect_faces"),
     "align": ("rtfer.faces", "align"),

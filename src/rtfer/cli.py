@@ -15,8 +15,7 @@ log = logging.getLogger("rtfer")
 
 
 def _add_training_args(parser: argparse.ArgumentParser) -> None:
-    from rtfer.train import PRECISIONS, SUPCON_MODES
-    from rtfer.train.augment import AUGMENT_POLICIES
+    from rtfer.train import AUGMENT_POLICIES, PRECISIONS, SUPCON_MODES
 
     parser.add_argument("--model", default="msfernet", help="registered model name (default: msfernet)")
     parser.add_argument("--labels", type=int, choices=(7, 3), default=7,
@@ -87,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, metavar="DIR")
     evaluate.add_argument("--labels", type=int, choices=(7, 3), help="7 classes or 3 valence groups")
     evaluate.add_argument("--tta", action="store_true", help="average with the mirrored face")
-    evaluate.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch",
-                          help="score the PyTorch weights (default) or an inference engine")
+    evaluate.add_argument("--backend", choices=("onnx", "onnx-int8", "torch"), default="onnx",
+                          help="onnx: the float32 graph of the weights (default); onnx-int8: the shipped 8-bit "
+                               "graph; torch: the PyTorch model (needs rtfer[train])")
     evaluate.add_argument("--detect", action="store_true",
                           help="DIR holds whole photos: detect and align the face in each first")
     evaluate.add_argument("--out", type=Path, help="also write report.json, confusion.png, errors.png here")
@@ -239,7 +239,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from rtfer.train.evaluate import evaluate_weights
+    from rtfer.evaluation.evaluate import evaluate_weights
 
     report = evaluate_weights(args.weights, args.data, labels=args.labels, tta=args.tta, out_dir=args.out,
                               detect=args.detect, backend=args.backend)
@@ -275,27 +275,26 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from rtfer.runtime.engine import export_onnx
-    from rtfer.runtime.weights import DEFAULT_MODEL
+    from rtfer.runtime.graphs import write_graph
+    from rtfer.runtime.weights import DEFAULT_MODEL, load_meta, resolve_weights, weights_digest
 
-    weights = args.weights or DEFAULT_MODEL
+    path = resolve_weights(args.weights or DEFAULT_MODEL)
+    meta = load_meta(path)
     if not args.int8:
         if args.calibration:
             raise RtferError("--calibration only applies with --int8")
-        print(export_onnx(weights, args.out))
+        print(write_graph(path, meta, args.out))
         return 0
     if not args.calibration:
         raise RtferError("--int8 needs --calibration DIR: faces to calibrate the activation ranges on")
     import tempfile
 
     from rtfer.runtime.quantize import quantize_onnx
-    from rtfer.runtime.weights import load_meta, resolve_weights, weights_digest
 
-    meta = load_meta(weights)
     faces = _load_training_data(args.calibration, meta.model, 7).images  # cropped as the model was trained
     with tempfile.TemporaryDirectory() as tmp:
-        float_graph = export_onnx(weights, Path(tmp) / "float.onnx")
-        print(quantize_onnx(float_graph, meta, faces, args.out, weights_digest(resolve_weights(weights))))
+        float_graph = write_graph(path, meta, Path(tmp) / "float.onnx")
+        print(quantize_onnx(float_graph, meta, faces, args.out, weights_digest(path)))
     return 0
 
 
@@ -345,6 +344,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Modules only the ``train`` extra installs: a command that needs one names the extra instead of a traceback.
+TRAINING_MODULES = {"torch", "kornia", "sklearn", "onnxscript"}
+
 COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "analyze": cmd_analyze,
             "export": cmd_export, "serve": cmd_serve, "models": cmd_models}
 
@@ -364,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         print(f"rtfer {args.command}: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in TRAINING_MODULES:
+            raise
+        print(f"rtfer {args.command}: error: this needs the training extra ({exc.name} is not installed): "
+              'pip install "rtfer[train]"', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"rtfer {args.command}: interrupted", file=sys.stderr)

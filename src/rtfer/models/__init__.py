@@ -1,7 +1,6 @@
-"""Model registry and architectures; importing this package registers every model."""
+"""Model registry and architectures. Light on import: an architecture's module (PyTorch) is imported
+when a model is built, so inference can ask what a model expects without PyTorch."""
 
-from rtfer.models import msfernet as _msfernet  # noqa: F401  (registers "msfernet")
-from rtfer.models import vggs as _vggs  # noqa: F401  (registers "vggs")
-from rtfer.models.registry import create_model, list_models, model_spec, register_model
+from rtfer.models.registry import ModelSpec, create_model, list_models, model_spec, register_model
 
-__all__ = ["create_model", "list_models", "model_spec", "register_model"]
+__all__ = ["ModelSpec", "create_model", "list_models", "model_spec", "register_model"]

@@ -72,6 +72,6 @@ class MSFERNet(nn.Module):
         return [self.head[-1] if isinstance(self.head, nn.Sequential) else self.head]
 
 
-@register_model("msfernet", input_size=48, in_chans=1)
+@register_model("msfernet")
 def msfernet(**kwargs) -> MSFERNet:
     return MSFERNet(**kwargs)

@@ -72,6 +72,6 @@ class VGGS(nn.Module):
         return [self.classifier, self.intensity]
 
 
-@register_model("vggs", input_size=128, in_chans=1, alignment="landmarks68", augment="brightness-blur")
+@register_model("vggs")
 def vggs(**kwargs) -> VGGS:
     return VGGS(**kwargs)

@@ -1,27 +1,23 @@
 """Inference engines: probabilities for batches of face crops, by ONNX Runtime or PyTorch.
 
-ONNX Runtime is the default: faster at small batches on CPU (the live case). The ONNX graph is
-exported from the safetensors weights on first use and cached under ``~/.cache/rtfer/onnx`` keyed
-by the weights' content hash; PyTorch is the fallback when ONNX Runtime or the exporter is missing.
-Models with an intensity head export it as a second output.
+ONNX Runtime is the default and needs no PyTorch: the architecture's graph template is bound to the
+safetensors weights at load time (:mod:`rtfer.runtime.graphs`), or the calibrated 8-bit graph that
+ships beside the default model is used. ``torch`` runs the PyTorch model (``rtfer[train]``). Models with
+an intensity head have it as a second output.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
-from torch import nn
 
 from rtfer.errors import RtferError
-from rtfer.runtime.predict import has_intensity, normalise, predict_outputs
 from rtfer.runtime.quantize import BUILT_FROM, int8_path
-from rtfer.runtime.weights import WeightsMeta, load_meta, load_model, resolve_weights, weights_digest
+from rtfer.runtime.weights import WeightsMeta, load_meta, normalise, resolve_weights, weights_digest
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +38,7 @@ class Engine(Protocol):
         ...
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -52,33 +48,65 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
 
 
 class TorchEngine:
+    """The PyTorch model itself (needs ``rtfer[train]``): the reference the ONNX graphs are tested against."""
+
     backend = "torch"
 
     def __init__(self, weights: str | Path):
+        try:
+            from rtfer.runtime.predict import has_intensity
+            from rtfer.runtime.torch_weights import load_model
+        except ImportError:
+            raise RtferError('the torch backend needs PyTorch: pip install "rtfer[train]"') from None
         self.model, self.meta = load_model(weights)
         self.has_intensity = has_intensity(self.model)
+
+    def logits(self, faces: np.ndarray) -> np.ndarray:
+        from rtfer.runtime.predict import predict_logits
+
+        return predict_logits(self.model, np.asarray(faces), self.meta.mean, self.meta.std)
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         return self.predict_with_intensity(faces)[0]
 
     def predict_with_intensity(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        from rtfer.runtime.predict import predict_outputs
+
         probs, intensity = predict_outputs(self.model, self.meta, np.asarray(faces))
         return probs.astype(np.float32), None if intensity is None else intensity.astype(np.float32)
 
 
 class OnnxEngine:
-    def __init__(self, onnx_path: Path, meta: WeightsMeta, threads: int | None = None, backend: str = "onnx"):
-        self.backend = backend
+    """An ONNX graph (a path, or an ``onnx.ModelProto`` bound in memory) on ONNX Runtime's CPU provider."""
+
+    def __init__(self, graph, meta: WeightsMeta, threads: int | None = None, backend: str = "onnx"):
         import onnxruntime as ort
 
+        self.backend = backend
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(os.cpu_count() or 1, 4)
+        options.intra_op_num_threads = threads or int(os.environ.get("RTFER_THREADS", 0)) or min(os.cpu_count() or 1, 4)
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        source = str(graph) if isinstance(graph, str | Path) else graph.SerializeToString()
+        try:
+            self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime raises its own exception types for a graph it cannot load
+            raise RtferError(f"ONNX Runtime cannot load the {meta.model} graph: {str(exc)[:300]}") from None
         self.input_name = self.session.get_inputs()[0].name
         self.has_intensity = len(self.session.get_outputs()) > 1
         self.built_from = self.session.get_modelmeta().custom_metadata_map.get(BUILT_FROM, "")
         self.meta = meta
+        classes = self.session.get_outputs()[0].shape[-1]
+        if isinstance(classes, int) and classes != len(meta.labels):
+            raise RtferError(f"the {meta.model} graph has {classes} outputs but the metadata names "
+                             f"{len(meta.labels)} labels")
+
+    def run(self, faces: np.ndarray) -> list[np.ndarray]:
+        return self.session.run(None, {self.input_name: normalise(faces, self.meta.mean, self.meta.std)})
+
+    def logits(self, faces: np.ndarray) -> np.ndarray:
+        if len(faces) == 0:
+            return np.zeros((0, len(self.meta.labels)), dtype=np.float32)
+        return self.run(faces)[0]
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         return self.predict_with_intensity(faces)[0]
@@ -87,92 +115,47 @@ class OnnxEngine:
         empty = np.zeros((0, len(self.meta.labels)), dtype=np.float32)
         if len(faces) == 0:
             return empty, empty if self.has_intensity else None
-        outputs = self.session.run(None, {self.input_name: normalise(faces, self.meta.mean, self.meta.std)})
-        probs = _softmax(outputs[0].astype(np.float64)).astype(np.float32)
+        outputs = self.run(faces)
+        probs = softmax(outputs[0].astype(np.float64)).astype(np.float32)
         intensity = _sigmoid(outputs[1].astype(np.float64)).astype(np.float32) if self.has_intensity else None
         return probs, intensity
 
 
-class BothHeads(nn.Module):
-    """Exports a model's class and intensity logits as two graph outputs."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.forward_outputs(x)
-
-
-def onnx_cache_path(weights_path: Path) -> Path:
-    """The cached graph of a weights file, keyed by its tensors and its metadata (which builds the model)."""
-    from rtfer.data.readers import default_cache_dir
-
-    return default_cache_dir() / "onnx" / f"{weights_path.stem}-{weights_digest(weights_path)[:16]}.onnx"
-
-
-def export_onnx(weights: str | Path, out: str | Path) -> Path:
-    """Export weights to a single-file ONNX graph with a dynamic batch dimension."""
-    model, meta = load_model(weights)
-    outputs = ["logits", "intensity"] if has_intensity(model) else ["logits"]
-    graph = BothHeads(model).eval() if has_intensity(model) else model
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(2, meta.in_chans, meta.input_size, meta.input_size)
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    tmp = out.with_suffix(".tmp.onnx")
-    for name in ("onnx_ir", "onnxscript", "torch.onnx"):  # the exporter narrates every pass at INFO
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's concern
-            warnings.simplefilter("ignore", FutureWarning)
-            program = torch.onnx.export(graph, (example,), input_names=["faces"], output_names=outputs,
-                                        dynamic_shapes=({0: batch},), dynamo=True, verbose=False)
-        program.save(str(tmp), external_data=False)
-    except ImportError as exc:
-        raise RtferError(f"ONNX export needs the onnx and onnxscript packages ({exc})") from None
-    tmp.replace(out)
-    return out
+def _int8_engine(path: Path, required: bool) -> OnnxEngine | None:
+    """The 8-bit graph beside ``path`` if there is one built from these weights (else an error if ``required``)."""
+    quantized = int8_path(path)
+    if not quantized.is_file():
+        if required:
+            raise RtferError(f"no 8-bit graph for {path.name}; make one with rtfer export --int8 --calibration DIR "
+                             f"--out {quantized}")
+        return None
+    engine = OnnxEngine(quantized, load_meta(path), backend="onnx-int8")
+    if engine.built_from == weights_digest(path):
+        return engine
+    message = f"{quantized.name} was built from other weights than {path.name}; rebuild it with rtfer export --int8"
+    if required:
+        raise RtferError(message)
+    log.warning("%s; using the float32 graph", message)
+    return None
 
 
 def load_engine(weights: str | Path, backend: str = "auto") -> Engine:
     """An engine for ``weights`` (shipped name or file).
 
     ``auto``: the 8-bit ONNX graph when one ships beside the weights (``<name>.int8.onnx``), else the
-    float32 ONNX graph, else PyTorch. ``onnx``: float32 ONNX. ``onnx-int8``: the 8-bit graph (an error
+    float32 graph bound to the weights. ``onnx``: float32 ONNX. ``onnx-int8``: the 8-bit graph (an error
     when there is none). ``torch``: PyTorch.
     """
     if backend not in BACKENDS:
         raise RtferError(f"unknown inference backend {backend!r}; choose from {', '.join(BACKENDS)}")
     path = resolve_weights(weights)
+    if backend == "torch":
+        return TorchEngine(path)
     if backend in ("auto", "onnx-int8"):
-        quantized = int8_path(path)
-        if quantized.is_file():
-            try:
-                engine = OnnxEngine(quantized, load_meta(path), backend="onnx-int8")
-            except ImportError as exc:
-                if backend == "onnx-int8":
-                    raise RtferError(f"ONNX Runtime engine unavailable: {exc}") from None
-            else:
-                if engine.built_from == weights_digest(path):
-                    return engine
-                message = (f"{quantized.name} was built from other weights than {path.name}; "
-                           "rebuild it with rtfer export --int8")
-                if backend == "onnx-int8":
-                    raise RtferError(message)
-                log.warning("%s; using the float32 graph", message)
-        elif backend == "onnx-int8":
-            raise RtferError(f"no 8-bit graph for {path.name}; make one with rtfer export --int8 --calibration DIR "
-                             f"--out {quantized}")
-    if backend in ("auto", "onnx"):
-        try:
-            onnx_path = onnx_cache_path(path)
-            if not onnx_path.is_file():
-                log.info("exporting %s to ONNX (once): %s", path.name, onnx_path)
-                export_onnx(path, onnx_path)
-            return OnnxEngine(onnx_path, load_meta(path))
-        except (ImportError, RtferError, OSError) as exc:
-            if backend == "onnx":
-                raise RtferError(f"ONNX Runtime engine unavailable: {exc}") from None
-            log.warning("ONNX Runtime unavailable (%s); using PyTorch", exc)
-    return TorchEngine(path)
+        engine = _int8_engine(path, required=backend == "onnx-int8")
+        if engine is not None:
+            return engine
+    from rtfer.runtime.graphs import bind, template_path
+
+    meta = load_meta(path)
+    return OnnxEngine(bind(template_path(meta), path), meta)

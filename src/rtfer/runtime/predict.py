@@ -1,4 +1,4 @@
-"""Class probabilities for batches of face crops with a loaded PyTorch model."""
+"""Class probabilities for batches of face crops with a loaded PyTorch model (training and ``--backend torch``)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from rtfer.runtime.weights import WeightsMeta
-
-
-def normalise(faces: np.ndarray, mean: float, std: float) -> np.ndarray:
-    """uint8 faces (N, H, W) or one face (H, W) to normalised float32 (N, 1, H, W)."""
-    faces = np.asarray(faces)
-    if faces.ndim == 2:
-        faces = faces[None]
-    return ((faces.astype(np.float32) / 255.0 - mean) / std)[:, None]
+from rtfer.runtime.weights import WeightsMeta, normalise
 
 
 def has_intensity(model: nn.Module) -> bool:

@@ -2,7 +2,8 @@
 
 The metadata says everything needed to rebuild and use the model without guessing: model name and
 constructor config, label order, input size, normalisation, what data trained it, its metrics and the
-command that made it. Nothing is ever unpickled.
+command that made it. Nothing is ever unpickled. This module needs no PyTorch (inference runs on
+ONNX Runtime); building a PyTorch model from weights is :mod:`rtfer.runtime.torch_weights`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.numpy import load_file
 
 from rtfer.errors import WeightsError
-from rtfer.models import create_model
 
 #: The model used when none is named: 7 FER2013 classes, what the app and ``rtfer analyze`` start with.
 DEFAULT_MODEL = "msfernet-fer2013-7"
@@ -125,25 +124,16 @@ def meta_problem(meta: WeightsMeta) -> str | None:
     return None
 
 
+def normalise(faces: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """uint8 faces (N, H, W) or one face (H, W) to normalised float32 (N, 1, H, W), as the model was trained."""
+    faces = np.asarray(faces)
+    if faces.ndim == 2:
+        faces = faces[None]
+    return ((faces.astype(np.float32) / 255.0 - mean) / std)[:, None]
+
+
 def meta_path(weights_path: Path) -> Path:
     return weights_path.with_suffix(".json")
-
-
-def save_weights(path: str | Path, model: nn.Module, meta: WeightsMeta, half: bool = False) -> Path:
-    """Write ``path`` (.safetensors) and its ``.json`` metadata; returns the weights path.
-
-    ``half`` stores floating-point tensors as float16 (shipped weights: half the size, and the
-    probabilities move by about 1e-3); loading always gives a float32 model.
-    """
-    path = Path(path).with_suffix(".safetensors")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
-    tmp = path.with_suffix(".tmp")
-    save_file(state, str(tmp), metadata={"format": FORMAT, "model": meta.model})
-    tmp.replace(path)
-    meta_path(path).write_text(json.dumps(meta.to_json(), indent=2) + "\n")
-    return path
 
 
 def weights_digest(weights_path: Path) -> str:
@@ -187,20 +177,10 @@ def load_meta(name_or_path: str | Path) -> WeightsMeta:
         raise WeightsError(f"{sidecar}: not valid JSON ({exc})") from None
 
 
-def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, WeightsMeta]:
-    """Rebuild the model from metadata and load its tensors; returns (model in eval mode, metadata)."""
-    path = resolve_weights(name_or_path)
-    meta = load_meta(path)
+def load_tensors(path: Path) -> dict[str, np.ndarray]:
+    """The tensors of a weights file as float32 (shipped files store float16) numpy arrays."""
     try:
-        model = create_model(meta.model, **meta.config)
-    except (ValueError, TypeError) as exc:
-        raise WeightsError(f"{path}: cannot build model from metadata: {exc}") from None
-    try:
-        state = load_file(str(path), device=str(device))
+        state = load_file(str(path))
     except (SafetensorError, OSError, RuntimeError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise WeightsError(f"{path}: tensors do not match model {meta.model}: {str(exc)[:300]}") from None
-    return model.to(device).eval(), meta
+    return {k: v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v for k, v in state.items()}

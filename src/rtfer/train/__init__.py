@@ -1,6 +1,7 @@
 """Training: losses, augmentation, the trainer, cross-validation, metrics and plots.
 
-Only training needs this package (and kornia); inference never imports it.
+Only training needs this package (PyTorch, kornia: ``pip install "rtfer[train]"``); inference never
+imports it. This file stays import-free, so the CLI can list the choices below on a base install.
 """
 
 #: Supervised contrastive modes of the trainer (see ``rtfer.train.trainer``).
@@ -8,3 +9,6 @@ SUPCON_MODES = ("off", "joint", "two-stage")
 
 #: Numeric precision of training forward passes (see ``rtfer.train.trainer.use_bf16``).
 PRECISIONS = ("auto", "fp32", "bf16")
+
+#: Training augmentation policies (see ``rtfer.train.augment``).
+AUGMENT_POLICIES = ("fer", "brightness-blur")

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-AUGMENT_POLICIES = ("fer", "brightness-blur")
+from rtfer.train import AUGMENT_POLICIES
+
 BRIGHTNESS_GAINS = (0.55, 0.7, 0.85, 1.0, 1.15, 1.3, 1.45)
 BLUR_KERNELS = (3, 5, 7, 9)
 BLUR_SIGMAS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5)

@@ -12,9 +12,9 @@ import numpy as np
 
 from rtfer.data.readers import FaceDataset
 from rtfer.data.splits import SPLITS, kfold_indices
-from rtfer.runtime.weights import load_model
-from rtfer.train.intensity import intensity_report
-from rtfer.train.metrics import summarize_folds
+from rtfer.evaluation.intensity import intensity_report
+from rtfer.evaluation.metrics import summarize_folds
+from rtfer.runtime.engine import TorchEngine
 from rtfer.train.trainer import TrainConfig, Trainer
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def cross_validate(config: TrainConfig, data: FaceDataset, folds: int, out_dir: 
         report = summary["val"]
         if data.groups is not None:
             report["test_subjects"] = sorted(set(data.groups[test_index].tolist()))
-        net, meta = load_model(out / f"fold{k + 1}" / "best.safetensors")
-        intensity = intensity_report(net, meta, test.images, test.labels, list(test.scheme.labels), test.groups)
+        engine = TorchEngine(out / f"fold{k + 1}" / "best.safetensors")
+        intensity = intensity_report(engine, test.images, test.labels, list(test.scheme.labels), test.groups)
         if intensity is not None:  # held-out intensity checks for models with the head
             report["intensity"] = intensity
         reports.append(report)

@@ -46,16 +46,18 @@ from tqdm.auto import tqdm
 
 from rtfer.data.readers import FaceDataset
 from rtfer.errors import RtferError
+from rtfer.evaluation.figures import plot_confusion, plot_error_gallery
+from rtfer.evaluation.metrics import classification_report
 from rtfer.models import create_model, model_spec
 from rtfer.runtime.predict import has_intensity, predict_logits
-from rtfer.runtime.weights import WeightsMeta, load_model, save_weights
+from rtfer.runtime.torch_weights import load_model, save_weights
+from rtfer.runtime.weights import WeightsMeta
 from rtfer.taxonomy import canonical
-from rtfer.train import PRECISIONS, SUPCON_MODES
-from rtfer.train.augment import AUGMENT_POLICIES, face_augmentation, to_float
+from rtfer.train import AUGMENT_POLICIES, PRECISIONS, SUPCON_MODES
+from rtfer.train.augment import face_augmentation, to_float
 from rtfer.train.checkpoint import load_checkpoint, module_state, save_checkpoint, unflatten_optimizer
 from rtfer.train.losses import ProjectionHead, supcon_loss
-from rtfer.train.metrics import classification_report
-from rtfer.train.plots import plot_confusion, plot_curves, plot_error_gallery
+from rtfer.train.plots import plot_curves
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,6 @@ def write_analysis(video: str | int | Path, out_dir: str | Path, annotate: bool 
     summary (the app stores uploads under its own names). ``options`` go to
     :func:`rtfer.video.analyze.analyze_video`.
     """
-    from rtfer.report.timeline_plot import plot_timeline
     from rtfer.video.analyze import analyze_video
     from rtfer.video.annotate import AnnotatedWriter
 
@@ -60,6 +59,8 @@ def write_analysis(video: str | int | Path, out_dir: str | Path, annotate: bool 
         timeline.to_csv(scratch / "timeline.csv")
         summary = timeline.summary()
         (scratch / "summary.json").write_text(json.dumps(summary, indent=1))
+        from rtfer.report.timeline_plot import plot_timeline  # matplotlib: loaded when a plot is drawn
+
         plot_timeline(timeline, scratch / "timeline.png")
         _move_all(scratch, out_dir)
     finally:

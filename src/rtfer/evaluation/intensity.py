@@ -17,20 +17,26 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
-from sklearn.metrics import roc_auc_score
-from torch import nn
 
-from rtfer.runtime.predict import predict_intensity
-from rtfer.runtime.weights import WeightsMeta
+from rtfer.runtime.engine import Engine
 
 BLEND_STEPS = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve: the chance that a positive outscores a negative (ties count half)."""
+    from scipy.stats import rankdata  # scipy.stats takes most of a second to import: only models with the head
+
+    ranks = rankdata(scores)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive.astype(bool)].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def ranking_and_calibration(intensity: np.ndarray, y_true: np.ndarray, labels: list[str], bins: int = 10
                             ) -> dict[str, Any]:
     onehot = np.eye(len(labels))[y_true]
-    auc = {name: float(roc_auc_score(onehot[:, k], intensity[:, k]))
+    auc = {name: roc_auc(onehot[:, k], intensity[:, k])
            for k, name in enumerate(labels) if 0 < onehot[:, k].sum() < len(onehot)}
     flat_p, flat_y = intensity.ravel(), onehot.ravel()
     edges = np.minimum((flat_p * bins).astype(int), bins - 1)
@@ -54,14 +60,16 @@ def blend_pairs(y_true: np.ndarray, groups: np.ndarray | None, count: int, seed:
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-def blend_response(model: nn.Module, meta: WeightsMeta, images: np.ndarray, y_true: np.ndarray,
+def blend_response(engine: Engine, images: np.ndarray, y_true: np.ndarray,
                    groups: np.ndarray | None, count: int = 300) -> dict[str, Any]:
     pairs = blend_pairs(y_true, groups, count)
     if not len(pairs):
         return {"pairs": 0}
     a, b = images[pairs[:, 0]].astype(np.float32), images[pairs[:, 1]].astype(np.float32)
-    curves = np.stack([predict_intensity(model, meta, np.rint(lam * a + (1 - lam) * b).astype(np.uint8))
+    curves = np.stack([engine.predict_with_intensity(np.rint(lam * a + (1 - lam) * b).astype(np.uint8))[1]
                        [np.arange(len(pairs)), y_true[pairs[:, 0]]] for lam in BLEND_STEPS], axis=1)
+    from scipy.stats import spearmanr
+
     rho = [spearmanr(BLEND_STEPS, curve).statistic for curve in curves]
     return {"pairs": len(pairs), "same_subject": groups is not None, "lambdas": list(BLEND_STEPS),
             "mean_intensity_by_lambda": [round(float(v), 4) for v in curves.mean(axis=0)],
@@ -69,11 +77,11 @@ def blend_response(model: nn.Module, meta: WeightsMeta, images: np.ndarray, y_tr
             "monotonic_share": float(np.mean(np.all(np.diff(curves, axis=1) >= 0, axis=1)))}
 
 
-def intensity_report(model: nn.Module, meta: WeightsMeta, images: np.ndarray, y_true: np.ndarray,
-                     labels: list[str], groups: np.ndarray | None = None) -> dict[str, Any] | None:
+def intensity_report(engine: Engine, images: np.ndarray, y_true: np.ndarray, labels: list[str],
+                     groups: np.ndarray | None = None) -> dict[str, Any] | None:
     """All three checks for a model with an intensity head whose classes are ``labels``; else ``None``."""
-    intensity = predict_intensity(model, meta, images)
-    if intensity is None or list(meta.labels) != labels:
+    if not engine.has_intensity or list(engine.meta.labels) != labels:
         return None
+    intensity = engine.predict_with_intensity(images)[1]
     return {**ranking_and_calibration(intensity, y_true, labels),
-            "blends": blend_response(model, meta, images, y_true, groups)}
+            "blends": blend_response(engine, images, y_true, groups)}

@@ -12,14 +12,12 @@ from rtfer.data.aligned import prepare_for_model
 from rtfer.data.labels import target_name, to_scheme
 from rtfer.data.readers import read_image_folder
 from rtfer.errors import RtferError
+from rtfer.evaluation.intensity import intensity_report
+from rtfer.evaluation.metrics import classification_report
 from rtfer.models import model_spec
-from rtfer.runtime.engine import load_engine
-from rtfer.runtime.predict import predict_probs
-from rtfer.runtime.weights import load_model, resolve_weights
+from rtfer.runtime.engine import Engine, load_engine, softmax
+from rtfer.runtime.weights import resolve_weights
 from rtfer.taxonomy import ALL_EMOTIONS, VALENCE3, LabelScheme, get_scheme, to_groups
-from rtfer.train.intensity import intensity_report
-from rtfer.train.metrics import classification_report
-from rtfer.train.plots import plot_confusion, plot_error_gallery
 
 
 def to_scheme_index(label: int, target: LabelScheme) -> int | None:
@@ -28,8 +26,20 @@ def to_scheme_index(label: int, target: LabelScheme) -> int | None:
     return None if mapped is None else target.labels.index(mapped)
 
 
+def predict_probs(engine: Engine, images: np.ndarray, tta: bool = False, batch_size: int = 256) -> np.ndarray:
+    """Probabilities for uint8 faces in batches; with ``tta`` from the mean logits of each face and its mirror."""
+    out = [np.zeros((0, len(engine.meta.labels)), np.float32)]
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        logits = engine.logits(batch)
+        if tta:
+            logits = (logits + engine.logits(batch[:, :, ::-1])) / 2
+        out.append(softmax(logits.astype(np.float64)).astype(np.float32))
+    return np.concatenate(out)
+
+
 def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = None, tta: bool = False,
-                     out_dir: str | Path | None = None, detect: bool = False, backend: str = "torch"
+                     out_dir: str | Path | None = None, detect: bool = False, backend: str = "onnx"
                      ) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class scores and confusion of ``weights`` on ``data_dir``.
 
@@ -38,11 +48,13 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
     counted under ``left_out``. With ``detect`` the images are whole photos: the largest face in each is
     detected and cropped first, and photos without a face count as errors (listed under ``no_face``).
     Faces are cropped as the model was trained (FER crop or 68-landmark crop); for models with an
-    intensity head the report adds ``intensity`` (see :mod:`rtfer.train.intensity`). ``backend`` scores
-    an inference engine instead of the PyTorch weights (``onnx-int8``: the shipped 8-bit graph).
+    intensity head the report adds ``intensity`` (see :mod:`rtfer.evaluation.intensity`). ``backend``: the
+    engine that scores (``onnx``: the float32 graph, default; ``onnx-int8``: the shipped 8-bit graph;
+    ``torch``: the PyTorch model, with ``rtfer[train]``).
     With ``out_dir`` the report, confusion matrix and error gallery are written there too.
     """
-    model, meta = load_model(weights)
+    engine = load_engine(weights, backend)
+    meta = engine.meta
     model_scheme = get_scheme(meta.scheme) if meta.scheme else None
     model_labels = tuple(meta.labels)
     if labels not in (None, 3, 7):
@@ -65,12 +77,7 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
         data = read_image_folder(data_dir, scheme=ALL_EMOTIONS, size=meta.input_size, skip_unknown=True)
         data = prepare_for_model(data, alignment, meta.input_size)
     data, left_out = to_scheme(data, target)
-    if backend == "torch":
-        probs = predict_probs(model, meta, data.images, tta=tta)
-    elif tta:
-        raise RtferError("--tta is only available with the torch backend")
-    else:
-        probs = load_engine(weights, backend).predict(data.images)
+    probs = predict_probs(engine, data.images, tta=tta)
     if grouped:
         probs = to_groups(probs, model_labels)
     y_true, y_pred = data.labels, probs.argmax(1)
@@ -84,10 +91,12 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
                   data=str(data_dir), left_out=left_out, skipped_files=data.skipped, tta=tta, detect=detect)
     if detect:
         report["no_face"] = {"count": len(no_face_kept), "files": [path for path, _ in no_face_kept]}
-    intensity = intensity_report(model, meta, data.images, data.labels, list(target.labels), data.groups)
+    intensity = intensity_report(engine, data.images, data.labels, list(target.labels), data.groups)
     if intensity is not None:
         report["intensity"] = intensity
     if out_dir is not None:
+        from rtfer.evaluation.figures import plot_confusion, plot_error_gallery
+
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / "report.json").write_text(json.dumps(report, indent=1))
