@@ -559,3 +559,13 @@ def test_the_shipped_sidecars_are_valid():
     from rtfer.runtime.weights import load_meta, shipped_models
 
     assert {load_meta(name).input_size for name in shipped_models()} == {48, 128}
+
+
+def test_metadata_that_does_not_fit_the_tensors_is_refused_at_load(weights, tmp_path):
+    from rtfer.errors import WeightsError
+    from rtfer.runtime.engine import load_engine
+
+    bad = edited_weights(weights, tmp_path / "w", config_num_classes=3, labels=["negative", "neutral", "positive"],
+                         scheme="valence3")  # a consistent sidecar, but the tensors have 7 classes
+    with pytest.raises(WeightsError, match="shape"):
+        load_engine(bad, backend="onnx")
