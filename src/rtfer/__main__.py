@@ -1,6 +1,7 @@
-try:  # Ctrl-C while the first modules load: an exit code, not a traceback
+try:  # Ctrl-C while the first modules load, or as main returns: an exit code, not a traceback
     from rtfer.cli import main
-except KeyboardInterrupt:
-    raise SystemExit(130) from None
 
-raise SystemExit(main())
+    code = main()
+except KeyboardInterrupt:
+    code = 130
+raise SystemExit(code)
