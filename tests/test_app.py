@@ -15,11 +15,14 @@ from conftest import SHARED, needs_shared
 from rtfer.app.server import create_app
 from rtfer.taxonomy import FER7
 
+LOCAL = "http://127.0.0.1:8000"
+WS = "ws://127.0.0.1:8000"  # the TestClient would send Host: testserver, which a loopback server refuses
+
 
 @pytest.fixture
 def client(weights, tmp_path):
     app = create_app(tmp_path / "data", weights=str(weights), max_upload_mb=1)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url=LOCAL) as test_client:  # a loopback server answers to loopback names only
         yield test_client
 
 
@@ -163,11 +166,13 @@ def test_corrupt_upload_fails_cleanly(client):
 
 def test_live_websocket_protocol(client):
     sid = client.post("/api/sessions", json={"name": "live"}).json()["id"]
-    with client.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+    with client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
         ws.send_bytes(b"short")
         assert ws.receive_json()["type"] == "error"
         ws.send_bytes(struct.pack("<d", 1.0) + b"not an image at all")
-        assert "not a decodable image" in ws.receive_json()["detail"]
+        assert "JPEG" in ws.receive_json()["detail"]
+        ws.send_bytes(struct.pack("<d", 1.0) + b"\xff\xd8\xff\xc0\x00\x11\x08\x00\x10\x00\x10" + b"\x00" * 40)
+        assert "not a decodable image" in ws.receive_json()["detail"]  # a JPEG header over garbage
         ws.send_text("{broken")
         assert ws.receive_json()["type"] == "error"
         ws.send_text('{"type": "select", "track_id": 2}')
@@ -187,7 +192,7 @@ def test_live_websocket_protocol(client):
 def test_live_websocket_with_a_real_face(client):
     capture = cv2.VideoCapture(str(SHARED / "media/videos/liveportrait_driving_d0.mp4"))
     sid = client.post("/api/sessions", json={"name": "live"}).json()["id"]
-    with client.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+    with client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
         for i in range(10):
             _, frame = capture.read()
             ws.send_bytes(frame_message(i / 25, frame))
@@ -204,11 +209,11 @@ def test_live_websocket_with_a_real_face(client):
 def test_websocket_rejects_unknown_and_stopped_sessions(client):
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"/api/sessions/{'0' * 32}/live") as ws:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"{WS}/api/sessions/{'0' * 32}/live") as ws:
         ws.receive_json()
     sid = client.post("/api/sessions", json={}).json()["id"]
     client.post(f"/api/sessions/{sid}/stop")
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
         ws.receive_json()
 
 

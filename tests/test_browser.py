@@ -25,6 +25,16 @@ pytestmark = [
 ]
 
 
+def wait_until(page, expression: str, timeout: float = 30_000) -> None:
+    """Poll ``expression`` in the page. Playwright's ``wait_for_function`` compiles it with ``new Function``
+    inside the page, which the app's Content-Security-Policy (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + timeout / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        time.sleep(0.1)
+
+
 def write_y4m(source: Path, target: Path, size=(320, 240), seconds: float = 4.0) -> Path:
     """A 4:2:0 y4m clip for Chromium's fake camera (it loops the file at its own frame rate)."""
     capture = cv2.VideoCapture(str(source))
@@ -88,10 +98,12 @@ def test_live_session_in_the_browser(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if "Content Security Policy" in message.text
+            else None)  # the page must run under its own CSP
     page.goto(server)
     page.fill("#session-name", "Browser test")
     page.click("#start-live")
-    page.wait_for_function("Number(document.getElementById('chart').dataset.points || 0) >= 20", timeout=60_000)
+    wait_until(page, "Number(document.getElementById('chart').dataset.points || 0) >= 20", timeout=60_000)
     label = page.text_content("#current-label")
     assert label and label != "no face" and "camera unavailable" not in label
     track = page.evaluate("document.getElementById('video').srcObject.getVideoTracks()[0].label")
@@ -101,7 +113,7 @@ def test_live_session_in_the_browser(server, browser, tmp_path):
     page.wait_for_selector("#note-list li")
     page.screenshot(path=str(tmp_path / "live.png"))
     page.click("#stop")
-    page.wait_for_function("document.getElementById('stop').hidden")
+    wait_until(page, "document.getElementById('stop').hidden")
     session_id = page.evaluate("fetch('/api/sessions').then(r => r.json()).then(s => s[0].id)")
     csv_text = page.evaluate(f"fetch('/api/sessions/{session_id}/timeline.csv').then(r => r.text())")
     rows = csv_text.strip().splitlines()
@@ -114,12 +126,12 @@ def test_uploaded_video_in_the_browser(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(server)
     page.set_input_files("#upload-input", str(CLIP))
-    page.wait_for_function("document.getElementById('upload-status').textContent === 'done'", timeout=120_000)
-    page.wait_for_function("Number(document.getElementById('chart').dataset.points || 0) > 50", timeout=30_000)
-    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=30_000)
+    wait_until(page, "document.getElementById('upload-status').textContent === 'done'", timeout=120_000)
+    wait_until(page, "Number(document.getElementById('chart').dataset.points || 0) > 50", timeout=30_000)
+    wait_until(page, "document.getElementById('video').readyState >= 1", timeout=30_000)
     box = page.locator("#chart").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)  # click seeks the video
-    page.wait_for_function("document.getElementById('video').currentTime > 0.5")
+    wait_until(page, "document.getElementById('video').currentTime > 0.5")
     page.screenshot(path=str(tmp_path / "review.png"))
 
 
@@ -129,7 +141,7 @@ def test_intensity_bars_with_a_vggs_model(tmp_path_factory, vggs_weights, browse
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(url)
         page.click("#start-live")
-        page.wait_for_function("document.querySelectorAll('#intensity-bars .bar').length === 7", timeout=60_000)
+        wait_until(page, "document.querySelectorAll('#intensity-bars .bar').length === 7", timeout=60_000)
         assert page.is_visible("#intensity-panel")
         page.click("#stop")
     finally:
@@ -140,4 +152,4 @@ def test_intensity_bars_with_a_vggs_model(tmp_path_factory, vggs_weights, browse
 def test_no_intensity_panel_without_the_head(server, browser):
     page = browser.new_page()
     page.goto(server)
-    page.wait_for_function("document.getElementById('intensity-panel').hidden === true")
+    wait_until(page, "document.getElementById('intensity-panel').hidden === true")

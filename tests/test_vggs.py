@@ -216,10 +216,11 @@ def test_app_shows_intensity_for_models_that_have_it(vggs_weights, tmp_path):
     from rtfer.app.server import create_app
 
     capture = cv2.VideoCapture(str(CLIP))
-    with TestClient(create_app(tmp_path / "data", weights=str(vggs_weights))) as client:
+    app = create_app(tmp_path / "data", weights=str(vggs_weights))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:  # a loopback server answers loopback names
         assert client.get("/api/health").json()["intensity"] is True
         sid = client.post("/api/sessions", json={"name": "live"}).json()["id"]
-        with client.websocket_connect(f"/api/sessions/{sid}/live") as ws:
+        with client.websocket_connect(f"ws://127.0.0.1:8000/api/sessions/{sid}/live") as ws:
             for i in range(3):
                 _, frame = capture.read()
                 ws.send_bytes(struct.pack("<d", i / 25) + cv2.imencode(".jpg", frame)[1].tobytes())

@@ -1,3 +1,7 @@
-from rtfer.cli import main
+try:  # Ctrl-C while the first modules load, or as main returns: an exit code, not a traceback
+    from rtfer.cli import main
 
-raise SystemExit(main())
+    code = main()
+except KeyboardInterrupt:
+    code = 130
+raise SystemExit(code)

@@ -2,7 +2,8 @@
 
 Privacy by default: live frames are analysed in memory and never written to disk (only the per-frame
 results are stored); uploads live only in the data dir under a name made here; the server binds to
-127.0.0.1 unless told otherwise, and then requires an access token.
+127.0.0.1 unless told otherwise, and then requires an access token. Host, Origin, token and body limits
+are checked by ``rtfer.app.guard`` before a route runs (docs/security.md).
 """
 
 from __future__ import annotations
@@ -10,18 +11,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from rtfer.app.live import FrameError, LiveSession, decode_frame_message
-from rtfer.app.storage import Session, Storage
+from rtfer.app.guard import LOOPBACK_HOSTS, RequestGuard
+from rtfer.app.live import FrameError, LiveSession, check_frame_message
+from rtfer.app.storage import Session, SessionClosed, Storage, UnknownSession
 from rtfer.errors import RtferError
 from rtfer.report.palette import EMOTION_COLORS
 from rtfer.runtime.recognizer import EmotionRecognizer
@@ -33,6 +38,7 @@ from rtfer.video.timeline import Timeline, frame_from_record
 log = logging.getLogger(__name__)
 
 MAX_JSON_BYTES = 64 * 1024
+MULTIPART_OVERHEAD = 64 * 1024  # an upload's form framing (boundaries, part headers) on top of the file
 VIDEO_SIGNATURES = {  # container magic bytes -> stored extension (the type is checked by content)
     "mp4": lambda head: head[4:8] == b"ftyp" and head[8:10] != b"qt",
     "mov": lambda head: head[4:8] == b"ftyp" and head[8:10] == b"qt",
@@ -69,100 +75,114 @@ def timeline_from_records(records: list[dict[str, Any]], labels: tuple[str, ...]
     return timeline
 
 
+def public_error(exc: Exception, *paths: Path) -> str:
+    """The message of a failed analysis as the client may see it: without the server's paths."""
+    message = str(exc)
+    for path in paths:
+        message = message.replace(str(path), path.name)
+    return message[:500]
+
+
 def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | None = None,
-               max_upload_mb: int = 2048) -> FastAPI:
-    """The app over ``data_dir`` (created if needed). ``token``: required on every request when set."""
+               max_upload_mb: int = 2048, allowed_hosts: frozenset[str] | None = None,
+               api_docs: bool = False) -> FastAPI:
+    """The app over ``data_dir`` (created if needed). ``token``: required on every request when set.
+
+    ``allowed_hosts``: the Host names served; by default the loopback names without a token (against
+    DNS rebinding) and any name with one (the token is the protection). ``api_docs``: serve the OpenAPI
+    page at /api/docs (off by default: FastAPI's page loads its scripts from a CDN).
+    """
     storage = Storage(data_dir)
     recognizer = EmotionRecognizer(weights)
     model_lock = threading.Lock()
     analysis_slots = threading.Semaphore(1)
+    live_clients: set[str] = set()  # sessions with a connected WebSocket (one client per session)
     model_name = Path(str(weights)).stem
-    app = FastAPI(title="rtfer", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(title="rtfer", version="0.1.0", docs_url="/api/docs" if api_docs else None, redoc_url=None,
+                  openapi_url="/api/openapi.json" if api_docs else None)
     app.state.storage = storage
+    upload_limit = max_upload_mb * 1024 * 1024
+    app.add_middleware(RequestGuard, token=token,
+                       allowed_hosts=allowed_hosts if allowed_hosts is not None or token else LOOPBACK_HOSTS,
+                       body_limit=lambda path: upload_limit + MULTIPART_OVERHEAD if path == "/api/uploads"
+                       else MAX_JSON_BYTES)
 
-    def authorised(request_token: str | None) -> bool:
-        return token is None or request_token == token
+    @app.exception_handler(UnknownSession)
+    async def unknown_session(request: Request, exc: UnknownSession) -> JSONResponse:
+        return JSONResponse({"detail": "unknown session"}, status_code=404)
 
-    async def require_token(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        given = (header.removeprefix("Bearer ").strip() if header.startswith("Bearer ")
-                 else request.query_params.get("token"))
-        if not authorised(given):
-            raise HTTPException(401, "access token required")
+    @app.exception_handler(FileNotFoundError)
+    async def missing_file(request: Request, exc: FileNotFoundError) -> JSONResponse:
+        """A session's file vanished under a request: it was deleted meanwhile (else a real fault)."""
+        session_id = request.path_params.get("session_id", "")
+        if not storage.exists(session_id):
+            return JSONResponse({"detail": "unknown session"}, status_code=404)
+        log.error("missing file in session %s: %s", session_id, exc)
+        return JSONResponse({"detail": "a stored file of this session is missing"}, status_code=500)
 
-    @app.middleware("http")
-    async def limit_json_bodies(request: Request, call_next):
-        if not request.url.path.startswith("/api/uploads"):
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > MAX_JSON_BYTES:
-                return JSONResponse({"detail": "request body too large"}, status_code=413)
-        return await call_next(request)
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """Validation errors without the offending input (it may be NaN or Infinity, which JSON cannot carry)."""
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": errors}, status_code=422)
 
-    def session_or_404(session_id: str) -> Session:
-        try:
-            return storage.get(session_id)
-        except KeyError:
-            raise HTTPException(404, "unknown session") from None
-
-    auth = [Depends(require_token)]
-
-    @app.get("/api/health", dependencies=auth)
+    @app.get("/api/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "model": model_name, "labels": list(recognizer.labels),
                 "colors": {name: EMOTION_COLORS[name] for name in recognizer.labels},
                 "intensity": recognizer.has_intensity}
 
-    @app.get("/api/sessions", dependencies=auth)
+    @app.get("/api/sessions")
     def list_sessions() -> list[dict[str, Any]]:
         return [s.to_dict() for s in storage.list()]
 
-    @app.post("/api/sessions", status_code=201, dependencies=auth)
+    @app.post("/api/sessions", status_code=201)
     def create_session(body: SessionCreate) -> dict[str, Any]:
         return storage.create(body.name, "live", model_name, "live").to_dict()
 
-    @app.get("/api/sessions/{session_id}", dependencies=auth)
+    @app.get("/api/sessions/{session_id}")
     def get_session(session_id: str) -> dict[str, Any]:
-        return {**session_or_404(session_id).to_dict(), "notes": storage.notes(session_id)}
+        return {**storage.get(session_id).to_dict(), "notes": storage.notes(session_id)}
 
-    @app.patch("/api/sessions/{session_id}", dependencies=auth)
+    @app.patch("/api/sessions/{session_id}")
     def rename_session(session_id: str, body: SessionRename) -> dict[str, Any]:
-        session_or_404(session_id)
         return storage.update(session_id, name=body.name).to_dict()
 
-    @app.delete("/api/sessions/{session_id}", status_code=204, dependencies=auth)
+    @app.delete("/api/sessions/{session_id}", status_code=204)
     def delete_session(session_id: str) -> Response:
-        session_or_404(session_id)
         storage.delete(session_id)
         return Response(status_code=204)
 
-    @app.post("/api/sessions/{session_id}/stop", dependencies=auth)
+    @app.post("/api/sessions/{session_id}/stop")
     def stop_session(session_id: str) -> dict[str, Any]:
-        session = session_or_404(session_id)
+        session = storage.get(session_id)
         if session.kind != "live":
             raise HTTPException(409, "only live sessions can be stopped")
         return storage.update(session_id, status="stopped").to_dict()
 
-    @app.post("/api/sessions/{session_id}/notes", status_code=201, dependencies=auth)
+    @app.post("/api/sessions/{session_id}/notes", status_code=201)
     def add_note(session_id: str, body: NoteCreate) -> dict[str, Any]:
-        session_or_404(session_id)
         return storage.add_note(session_id, body.time_s, body.text)
 
     def live_timeline(session: Session) -> Timeline:
         return timeline_from_records(storage.frames(session.id), recognizer.labels, session.model)
 
-    @app.get("/api/sessions/{session_id}/timeline.csv", dependencies=auth)
+    @app.get("/api/sessions/{session_id}/timeline.csv")
     def timeline_csv(session_id: str) -> Response:
-        session = session_or_404(session_id)
+        session = storage.get(session_id)
         path = storage.folder(session_id) / "timeline.csv"
         if session.kind == "live":
             live_timeline(session).to_csv(path)
         elif session.status != "done":
             raise HTTPException(409, f"analysis is {session.status}")
-        return FileResponse(path, media_type="text/csv", filename=f"rtfer-{session_id[:8]}-timeline.csv")
+        # read here, not streamed later: a delete racing the download then gives a 404, not a broken response
+        return Response(path.read_bytes(), media_type="text/csv", headers={
+            "content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-timeline.csv"'})
 
-    @app.get("/api/sessions/{session_id}/summary.json", dependencies=auth)
+    @app.get("/api/sessions/{session_id}/summary.json")
     def summary_json(session_id: str) -> Response:
-        session = session_or_404(session_id)
+        session = storage.get(session_id)
         summary = session_summary(session)
         return JSONResponse({**summary, "session": session.to_dict(), "notes": storage.notes(session_id)})
 
@@ -184,25 +204,26 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
             plot_timeline(timeline, path)
         return path
 
-    @app.get("/api/sessions/{session_id}/report.{form}", dependencies=auth)
+    @app.get("/api/sessions/{session_id}/report.{form}")
     def report(session_id: str, form: Literal["html", "pdf"]) -> Response:
         from rtfer.report.session_report import report_html, report_pdf
 
-        session = session_or_404(session_id)
+        session = storage.get(session_id)
         make = report_html if form == "html" else report_pdf
         content = make(session.name, session_summary(session), storage.notes(session_id), report_plot(session))
         return Response(content, media_type="text/html" if form == "html" else "application/pdf",
                         headers={"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-report.{form}"'})
 
-    @app.get("/api/sessions/{session_id}/video", dependencies=auth)
+    @app.get("/api/sessions/{session_id}/video")
     def video(session_id: str) -> FileResponse:
-        session = session_or_404(session_id)
+        session = storage.get(session_id)
         files = list(storage.folder(session_id).glob("upload.*"))
         if session.kind != "upload" or not files:
             raise HTTPException(404, "this session has no video")
-        return FileResponse(files[0])  # Starlette answers Range requests: the page can seek
+        # Starlette answers Range requests: the page can seek; stat here so a deleted file is a 404
+        return FileResponse(files[0], stat_result=os.stat(files[0]))
 
-    @app.post("/api/uploads", status_code=202, dependencies=auth)
+    @app.post("/api/uploads", status_code=202)
     async def upload(file: Annotated[UploadFile, File()],
                      baseline_s: Annotated[float | None, Query(gt=0, le=600)] = None) -> dict[str, Any]:
         """``baseline_s``: take the first seconds of the video as the client's resting baseline."""
@@ -214,82 +235,98 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         session = storage.create(name, "upload", model_name, "queued")
         target = storage.folder(session.id) / f"upload.{extension}"
         size = len(head)
-        limit = max_upload_mb * 1024 * 1024
         with target.open("wb") as out:
             out.write(head)
             while chunk := await file.read(1024 * 1024):
                 size += len(chunk)
-                if size > limit:
+                if size > upload_limit:
                     out.close()
                     storage.delete(session.id)
                     raise HTTPException(413, f"upload larger than {max_upload_mb} MB")
                 out.write(chunk)
         storage.update(session.id, video_name=name)
-        threading.Thread(target=analyse_upload, args=(session.id, target, baseline_s), daemon=True).start()
+        start_analysis(session.id, baseline_s)
         return storage.get(session.id).to_dict()
 
-    def analyse_upload(session_id: str, path: Path, baseline_s: float | None = None) -> None:
-        from rtfer.report.timeline_plot import plot_timeline
-        from rtfer.video.analyze import analyze_video
+    def start_analysis(session_id: str, baseline_s: float | None = None) -> None:
+        threading.Thread(target=analyse_upload, args=(session_id, baseline_s), daemon=True).start()
 
+    def analyse_upload(session_id: str, baseline_s: float | None = None) -> None:
+        """Worker thread: the upload's timeline.csv, summary.json and timeline.png, all or nothing.
+        A session deleted meanwhile ends the work quietly; any other failure marks the session failed."""
+        from rtfer.video.outputs import write_analysis
+
+        folder = storage.folder(session_id)
         with analysis_slots:
-            storage.update(session_id, status="processing")
-            folder = storage.folder(session_id)
             try:
+                storage.update(session_id, status="processing")
+                path = next(folder.glob("upload.*"))
+
                 def progress(frame, result, timeline) -> None:
                     if timeline.info.frame_count and result.frame % 25 == 0:
                         storage.update(session_id, progress=min(result.frame / timeline.info.frame_count, 0.99))
 
                 # its own recognizer and detector: live sessions are not held up by an upload
-                timeline = analyze_video(path, weights=weights, progress=False, on_frame=progress,
-                                         baseline=None if baseline_s is None else f"{baseline_s:g}s")
-                timeline.info.source = storage.get(session_id).video_name
-                timeline.to_csv(folder / "timeline.csv")
-                (folder / "summary.json").write_text(json.dumps(timeline.summary(), indent=1))
-                plot_timeline(timeline, folder / "timeline.png")
+                write_analysis(path, folder, weights=weights, progress=False, on_frame=progress,
+                               source_name=storage.get(session_id).video_name,
+                               baseline=None if baseline_s is None else f"{baseline_s:g}s")
                 storage.update(session_id, status="done", progress=1.0)
-            except (RtferError, OSError, ValueError) as exc:
-                log.warning("analysis of %s failed: %s", session_id, exc)
-                storage.update(session_id, status="failed", error=str(exc)[:500])
-            except KeyError:
-                return  # deleted while it ran
+            except Exception as exc:  # a worker thread: whatever happens, the session must not stay "processing"
+                if not storage.exists(session_id):
+                    shutil.rmtree(folder, ignore_errors=True)  # deleted while it ran
+                    return
+                if not isinstance(exc, (RtferError, OSError, ValueError)):
+                    log.exception("analysis of %s failed", session_id)
+                storage.update(session_id, status="failed", error=public_error(exc, folder, storage.root))
+
+    for session_id in storage.recover():  # uploads a killed server had not finished
+        start_analysis(session_id)
 
     @app.websocket("/api/sessions/{session_id}/live")
-    async def live(websocket: WebSocket, session_id: str, token_param: str | None = Query(None, alias="token")):
-        if not authorised(token_param):
-            await websocket.close(code=1008, reason="access token required")
-            return
+    async def live(websocket: WebSocket, session_id: str):
         try:
             session = storage.get(session_id)
-        except KeyError:
+        except UnknownSession:
             await websocket.close(code=1008, reason="unknown session")
             return
         if session.kind != "live" or session.status != "live":
             await websocket.close(code=1008, reason="session is not live")
             return
-        await websocket.accept()
-        state = LiveSession(recognizer, model_lock)
+        if session_id in live_clients:
+            await websocket.close(code=1008, reason="this session already has a client")
+            return
+        live_clients.add(session_id)
+        try:
+            await websocket.accept()
+            await stream_live(websocket, session_id)
+        finally:
+            live_clients.discard(session_id)
+
+    async def stream_live(websocket: WebSocket, session_id: str) -> None:
+        state = LiveSession(recognizer, model_lock, seq=storage.frame_count(session_id))
         try:
             while True:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
-                    break
+                    return
                 if message.get("text") is not None:
                     await websocket.send_json(control(state, message["text"]))
                     continue
                 try:
-                    time_s, frame = decode_frame_message(message.get("bytes") or b"")
+                    time_s, jpeg = check_frame_message(message.get("bytes") or b"")
+                    # one frame at a time: the page sends the next frame only after this reply (backpressure)
+                    reply, record = await run_in_threadpool(state.process_jpeg, time_s, jpeg)
                 except FrameError as exc:
                     await websocket.send_json({"type": "error", "detail": str(exc)})
                     continue
-                # one frame at a time: the page sends the next frame only after this reply (backpressure)
-                reply, record = await run_in_threadpool(state.process, time_s, frame)
                 await asyncio.to_thread(storage.add_frames, session_id, [record])
                 await websocket.send_json(reply)
         except WebSocketDisconnect:
             pass
-        except KeyError:  # the session was deleted meanwhile
+        except UnknownSession:
             await websocket.close(code=1008, reason="session deleted")
+        except SessionClosed:
+            await websocket.close(code=1000, reason="session stopped")
 
     def control(state: LiveSession, text: str) -> dict[str, Any]:
         try:

@@ -64,6 +64,7 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._next_id = 1
         self._frame_index = 0
+        self._shape: tuple[int, ...] | None = None
 
     def reset(self) -> None:
         self._tracks.clear()
@@ -74,6 +75,9 @@ class FaceTracker:
         if gray is None:
             self._frame_index += 1
             return []
+        if gray.shape != self._shape:  # a frame of another size (frame folders, the page): old boxes mean nothing
+            self.reset()
+            self._shape = gray.shape
         if self._frame_index % self.full_every == 0 or all(t.missed for t in self._tracks):
             faces = self._match(self.detector(gray))  # also every frame while nothing is followed
         elif self._frame_index % self.detect_every == 0:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -49,13 +50,78 @@ class WeightsMeta:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WeightsMeta:
-        if data.get("format") != FORMAT:
+        """Metadata from a sidecar, validated: a sidecar is user input, and its numbers size every buffer
+        (an ``input_size`` of 100000 asks for a 10^10-pixel face)."""
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise WeightsError("metadata is not rtfer weights metadata (missing format: rtfer-weights)")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         try:
-            return cls(**known)
+            meta = cls(**known)
         except TypeError as exc:
             raise WeightsError(f"incomplete weights metadata: {exc}") from None
+        problem = meta_problem(meta)
+        if problem:
+            raise WeightsError(f"invalid weights metadata: {problem}")
+        return meta
+
+
+#: Bounds of a sidecar's numbers. The shipped models take 48x48 and 128x128 faces, 1 channel, 7 or 3 classes
+#: and layers up to 1024 wide; the bounds leave room for other models, not for absurd buffers.
+INPUT_SIZES = (16, 512)
+MAX_CLASSES = 100
+MAX_WIDTH = 8192  # channels or units of one layer
+SCHEMES = ("", "fer7", "ckplus7", "valence3", "all")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _config_problem(key: str, value: Any, depth: int = 0) -> str | None:
+    """Constructor arguments: flags, finite numbers, names, and (nested) lists of layer sizes or indices."""
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    if _is_int(value):
+        low = 1 if key in ("widths", "fc", "num_classes") else 0
+        return None if low <= value <= MAX_WIDTH else f"config {key} = {value} is outside [{low}, {MAX_WIDTH}]"
+    if isinstance(value, float):
+        return None if math.isfinite(value) and abs(value) <= 1e6 else f"config {key} = {value} is not a sane number"
+    if isinstance(value, list) and depth < 2 and len(value) <= 64:
+        return next((p for p in (_config_problem(key, v, depth + 1) for v in value) if p), None)
+    return f"config {key} has an unsupported value {str(value)[:40]}"
+
+
+def meta_problem(meta: WeightsMeta) -> str | None:
+    """What is wrong with ``meta``, or ``None``; the tensors' shapes are checked when they are loaded."""
+    labels = meta.labels
+    if not isinstance(meta.model, str) or not meta.model:
+        return "model must be a model name"
+    if not isinstance(meta.config, dict):
+        return "config must be an object"
+    if not (isinstance(labels, list) and 2 <= len(labels) <= MAX_CLASSES
+            and all(isinstance(n, str) and n for n in labels) and len(set(labels)) == len(labels)):
+        return f"labels must be 2 to {MAX_CLASSES} distinct names"
+    classes = meta.config.get("num_classes", len(labels))
+    if classes != len(labels):
+        return f"config num_classes = {classes!r} but there are {len(labels)} labels"
+    problem = next((p for p in (_config_problem(k, v) for k, v in meta.config.items()) if p), None)
+    if problem:
+        return problem
+    if not (_is_int(meta.input_size) and INPUT_SIZES[0] <= meta.input_size <= INPUT_SIZES[1]):
+        return f"input_size must be a whole number of pixels in {list(INPUT_SIZES)}, not {meta.input_size!r}"
+    if meta.in_chans not in (1, 3) or isinstance(meta.in_chans, bool):
+        return f"in_chans must be 1 or 3, not {meta.in_chans!r}"
+    if not (_is_number(meta.mean) and _is_number(meta.std) and meta.std > 0):
+        return f"mean must be a finite number and std a positive one (mean {meta.mean!r}, std {meta.std!r})"
+    if meta.scheme not in SCHEMES:
+        return f"unknown label scheme {meta.scheme!r} (known: {', '.join(s for s in SCHEMES if s)})"
+    if not (isinstance(meta.training, dict) and isinstance(meta.metrics, dict) and isinstance(meta.command, str)):
+        return "training and metrics must be objects and command a string"
+    return None
 
 
 def normalise(faces: np.ndarray, mean: float, std: float) -> np.ndarray:

@@ -86,19 +86,22 @@ def analyze_video(source: str | int | Path, weights: str | Path = DEFAULT_MODEL,
         rate = video.info.fps / step if video.info.fps > 0 else 30.0
         tracker = FaceTracker(recognizer.detector, detect_every=detect_every, full_every=round(rescan_s * rate))
         bar = tqdm(total=total, desc="analysing", unit="frame", disable=not progress, leave=False)
-        for chunk in _chunks(video.frames(every=every, fps=fps), batch_frames):
-            grays = [as_gray(frame) for _, _, frame in chunk]  # once per frame, for the tracker and the crop
-            seen = []
-            for (_, t, frame), gray in zip(chunk, grays, strict=True):
+        def observed() -> Iterator[tuple]:
+            """Each frame tracked and its people found as it is decoded; only the gray image is kept for the
+            batch (and the colour frame when ``on_frame`` needs it), so memory does not grow with frame size."""
+            for index, t, frame in video.frames(every=every, fps=fps):
+                gray = as_gray(frame)  # once per frame, for the tracker and the crop
                 if gray is not None and scenes.is_cut(gray):
                     tracker.reset()  # a new shot: no box is carried over; people are found again by descriptor
                     timeline.scene_cuts.append(t)
-                seen.append(people.update(frame, tracker.update(gray)))
-            crops = [recognizer.crop(gray, face) for gray, (faces, _) in zip(grays, seen, strict=True)
-                     for face in faces]
+                faces, face = people.update(frame, tracker.update(gray))
+                yield index, t, frame if on_frame else None, gray, faces, face
+
+        for chunk in _chunks(observed(), batch_frames):
+            crops = [recognizer.crop(gray, other) for *_, gray, faces, _ in chunk for other in faces]
             probs, intensity = recognizer.classify_with_intensity(crops)
             first = 0
-            for (index, t, frame), (faces, face) in zip(chunk, seen, strict=True):
+            for index, t, frame, _, faces, face in chunk:
                 p = i = None
                 for k, other in enumerate(faces):
                     timeline.faces.append((index, t, other, probs[first + k]))
