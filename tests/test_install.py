@@ -8,6 +8,7 @@ installed, still sees what a base install sees. `.ci/base-install` checks the sa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,9 @@ sys.exit(code)
 """
 
 
-def without_training(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKED, *args], capture_output=True, text=True, timeout=300)
+def without_training(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", BLOCKED, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
 
 
 def loaded(result: subprocess.CompletedProcess) -> dict:
@@ -111,6 +113,7 @@ def test_training_commands_name_the_extra_they_need(args, tmp_path):
 def test_a_configuration_without_a_shipped_graph_names_the_extra(weights, tmp_path):
     """Weights of widths no shipped model has: their graph must be exported once, which needs PyTorch."""
     result = without_training("analyze", str(write_video(tmp_path / "room.mp4", blank_frames(3))),
-                              "--out", str(tmp_path / "out"), "--weights", str(weights), "--backend", "onnx")
+                              "--out", str(tmp_path / "out"), "--weights", str(weights), "--backend", "onnx",
+                              env={"RTFER_CACHE": str(tmp_path / "empty-cache")})  # no template exported before
     assert result.returncode == 2 and "rtfer[train]" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() or not any(Path(tmp_path / "out").iterdir())
