@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -128,6 +129,20 @@ def test_sparkline_breaks_where_no_face_was_seen():
     assert sparkline([]) == ""
 
 
+def test_progress_never_passes_the_end():
+    from rtfer.batch.runner import _Bar
+
+    rng = random.Random(1)                       # shares whose deltas sum to 5.000000000000001 in floats
+    bar = _Bar(5, enabled=True)
+    for i in range(5):
+        for share in sorted(rng.random() for _ in range(7)):
+            bar.on_event((0.0, {"id": str(i), "share": share}))
+        bar.finished({"id": str(i), "status": "analysed", "summary": {"frames_processed": 10}})
+        assert bar.bar.n <= bar.bar.total
+    assert bar.frames == 50 and bar.bar.format_dict["n"] == pytest.approx(5)
+    bar.close()
+
+
 # -- a whole batch on the embedded cluster: outputs, failures, table, resume ------------------------------
 def test_batch_on_a_local_cluster_then_resume(study, tmp_path, cluster):
     out = tmp_path / "out"
@@ -160,6 +175,7 @@ def test_batch_on_a_local_cluster_then_resume(study, tmp_path, cluster):
     again = run_batch([study], out, SETTINGS, choice=ClusterChoice(scheduler=cluster), progress=False)
     assert {e["id"]: e["status"] for e in again["videos"]} == {"corrupt": "failed", "empty": "failed",
                                                                 "p01": "reused", "site_b/p02": "analysed"}
+    assert {e["id"]: e["seconds"] for e in again["videos"]}["corrupt"] is None  # same input: not tried again
     assert (out / "p01" / "timeline.png").read_bytes() == b"kept" and scratch.exists()
     assert read_csv(out / "study.csv")[-1]["frames_processed"] == "4"
     (out / "p01" / MARKER).unlink()
@@ -180,14 +196,16 @@ def test_changed_settings_redo_the_video(study, tmp_path, cluster):
 # -- the command: manifest columns, bad input, Ctrl-C, a real two-process cluster --------------------------
 def test_cli_manifest_columns_and_exit_codes(study, tmp_path, cluster):
     manifest = tmp_path / "manifest.csv"
-    manifest.write_text(f"path,participant,status\n{study / 'p01.mp4'},P1,pilot\n{study / 'corrupt.mp4'},P2,x\n")
+    manifest.write_text(f"path,participant,status\n{study / 'p01.mp4'},P1,pilot\n{study / 'corrupt.mp4'},P2,x\n"
+                        "gone.mp4,P3,y\n")
     result = rtfer("batch", str(manifest), "--out", str(tmp_path / "out"), "--scheduler", cluster, "--quiet")
     assert result.returncode == 1, result.stderr                   # a failed video: reported, exit 1
     assert "failed:" in result.stdout and "Traceback" not in result.stderr
     rows = read_csv(tmp_path / "out" / "study.csv")
     assert list(rows[0])[:4] == ["video_id", "path", "participant", "manifest_status"]
-    assert [(r["participant"], r["manifest_status"], r["status"]) for r in rows] == [("P1", "pilot", "analysed"),
-                                                                                     ("P2", "x", "failed")]
+    assert [(r["participant"], r["manifest_status"], r["status"]) for r in rows] == [
+        ("P1", "pilot", "analysed"), ("P2", "x", "failed"), ("P3", "y", "failed")]
+    assert rows[2]["reason"] == "video not found"
     missing = rtfer("batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2"))
     assert missing.returncode == 2 and missing.stderr.strip().startswith("rtfer batch: error: input not found")
     assert not (tmp_path / "o2").exists()

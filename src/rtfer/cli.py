@@ -155,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--threads", type=int, metavar="T",
                        help="inference threads per video (default: a worker's cores shared by its tasks)")
     batch.add_argument("--retries", type=int, default=2, help="retries of a video whose task failed (default 2)")
+    batch.add_argument("--retry-failed", action="store_true",
+                       help="try again the videos that failed in the last run (default: skip them if unchanged)")
     batch.add_argument("--quiet", action="store_true", help="no progress bar")
     analysis = batch.add_argument_group("analysis options (as rtfer analyze; passed to every video)")
     passed_on = [
@@ -368,7 +370,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     choice = ClusterChoice(workers=args.workers, scheduler=args.scheduler, slurm_jobs=args.slurm,
                            slurm_opts=args.slurm_opt, dashboard=args.dashboard, threads=args.threads)
     report = run_batch(args.inputs, args.out, settings, tuple(args.pattern or VIDEO_PATTERNS), choice,
-                       progress=not args.quiet, retries=args.retries)
+                       progress=not args.quiet, retries=args.retries, retry_failed=args.retry_failed)
     counts = report["counts"]
     print(f"{len(report['videos'])} videos: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
           + f"; study table in {args.out / 'study.csv'}")

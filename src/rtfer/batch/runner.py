@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from rtfer import __version__
 from rtfer.batch.cluster import connect
 from rtfer.batch.inputs import VIDEO_PATTERNS, Video, discover
-from rtfer.batch.job import PROGRESS_TOPIC, analyse_video, clear_outputs, is_done, remove_empty
+from rtfer.batch.job import PROGRESS_TOPIC, analyse_video, clear_outputs, fingerprint, is_done, remove_empty
 from rtfer.batch.page import write_study_page
 from rtfer.batch.table import manifest_column, study_row, write_frames_parquet, write_study_csv
 from rtfer.errors import RtferError
@@ -69,8 +69,11 @@ class _Report:
         entries = []
         for video in self.videos:
             record = self.records.get(video.id, pending)
-            entries.append({"id": video.id, "path": str(video.path), "status": record["status"],
-                            "reason": record.get("reason", ""), "seconds": record.get("seconds")})
+            entry = {"id": video.id, "path": str(video.path), "status": record["status"],
+                     "reason": record.get("reason", ""), "seconds": record.get("seconds")}
+            if record["status"] == "failed":  # so that a re-run knows the same input would fail again
+                entry["input"] = _input_or_none(video.path)
+            entries.append(entry)
         return entries
 
     def write(self, state: str) -> dict[str, Any]:
@@ -105,7 +108,7 @@ class _Bar:
         done = self.shares.get(video_id, 0.0)
         if share > done:
             self.shares[video_id] = share
-            self.bar.update(share - done)
+            self.bar.update(min(share - done, self.bar.total - self.bar.n))  # float sums must not pass the end
 
     def finished(self, record: dict[str, Any]) -> None:
         self._advance(record["id"], 1.0)
@@ -171,13 +174,33 @@ def _clear_unfinished(videos: list[Video], report: _Report, out: Path) -> None:
             remove_empty(out / video.id, out)
 
 
+def _input_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        return fingerprint(path)
+    except OSError:
+        return None
+
+
+def _known_failures(out: Path, settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Videos that failed in the previous run with these settings, by id (with the input they failed on)."""
+    try:
+        previous = json.loads((out / "batch.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    if previous.get("settings") != settings:
+        return {}
+    return {entry["id"]: entry for entry in previous.get("videos", [])
+            if entry.get("status") == "failed" and entry.get("input")}
+
+
 def run_batch(inputs: list[str | Path], out: str | Path, settings: dict[str, Any],
               patterns: tuple[str, ...] = VIDEO_PATTERNS, choice: ClusterChoice | None = None,
-              progress: bool = True, retries: int = 2) -> dict[str, Any]:
+              progress: bool = True, retries: int = 2, retry_failed: bool = False) -> dict[str, Any]:
     """Analyse every video named by ``inputs`` into ``out`` and write the study table; returns ``batch.json``.
 
     ``settings`` are ``rtfer analyze``'s options (weights, every, fps, backend, detect_every, track_id, ...),
-    given to every video's analysis unchanged and recorded in its done-marker.
+    given to every video's analysis unchanged and recorded in its done-marker. A video that failed before on
+    the same input and settings is not tried again unless ``retry_failed``; a missing one fails at once.
     """
     out = Path(out)
     videos = discover(inputs, patterns, exclude=out)
@@ -187,13 +210,21 @@ def run_batch(inputs: list[str | Path], out: str | Path, settings: dict[str, Any
         if not (out / video.id).resolve().is_relative_to(root):  # ids are sanitised; this guards the guarantee
             raise RtferError(f"{video.path}: its output folder {out / video.id} would lie outside {out}")
     report = _Report(out, videos, settings, "none (all reused)")
+    failures = {} if retry_failed else _known_failures(out, settings)
     todo = []
     for video in videos:
-        if is_done(video.path, out / video.id, settings):
+        known = failures.get(video.id)
+        if not video.path.is_file():
+            report.add({"id": video.id, "path": str(video.path), "status": "failed",
+                        "reason": "video not found" if not video.path.exists() else "not a file"})
+        elif is_done(video.path, out / video.id, settings):
             report.add(_reused(video, out))
+        elif known and known["path"] == str(video.path) and known["input"] == _input_or_none(video.path):
+            report.add({**known, "seconds": None})
         else:
             todo.append(video)
-    log.info("%d video(s): %d done before, %d to analyse", len(videos), len(videos) - len(todo), len(todo))
+    log.info("%d video(s): %d done or failed before (--retry-failed tries those again), %d to analyse",
+             len(videos), len(videos) - len(todo), len(todo))
     try:
         if todo:
             _run_tasks(todo, out, settings, choice or ClusterChoice(), report, progress, retries)
