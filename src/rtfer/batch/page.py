@@ -95,7 +95,8 @@ def write_study_page(rows: list[dict[str, Any]], out_root: Path, manifest_column
     reused = sum(row["status"] == "reused" for row in rows)
     page = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rtfer study</title>'
             f"<style>{_STYLE}</style></head><body><h1>Study: {len(rows)} videos</h1>"
-            f"<p>{len(rows) - failed} with results ({reused} of them from an earlier run), {failed} failed. Valence: P(positive) − P(negative), smoothed; "
+            f"<p>{len(rows) - failed} with results ({reused} of them from an earlier run), {failed} failed. "
+            "Valence: P(positive) − P(negative), smoothed; "
             "the dashed line is 0. Decision support, not a diagnosis.</p>"
             f"<table><thead><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in headers)}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></body></html>")
