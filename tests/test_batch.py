@@ -53,7 +53,8 @@ def cluster() -> str:
     """A warm LocalCluster shared by the tests that do not test starting one (its workers keep their model)."""
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as local:
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                      scheduler_kwargs={"dashboard": False}) as local:
         yield local.scheduler_address
 
 
@@ -311,6 +312,7 @@ def test_slurm_options_make_a_job_script():
         slurm_options(["queue"])
     from dask_jobqueue import SLURMCluster
 
-    with SLURMCluster(**{**options, "security": None, "scheduler_options": {"host": "127.0.0.1"}}) as cluster:
+    local = {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}
+    with SLURMCluster(**{**options, "security": None, "scheduler_options": local}) as cluster:
         script = cluster.job_script()
     assert "#SBATCH -p short" in script and "#SBATCH -A lab-1" in script and "--nthreads 4" in script

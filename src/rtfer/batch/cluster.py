@@ -18,6 +18,7 @@ from rtfer.errors import RtferError
 log = logging.getLogger(__name__)
 
 DASHBOARD = "127.0.0.1:8787"
+QUIET_HTTP = "127.0.0.1:0"  # without --dashboard the scheduler still serves /health: loopback, any free port
 SLURM_DEFAULTS: dict[str, Any] = {"cores": 2, "processes": 1, "memory": "4GB", "walltime": "04:00:00",
                                   "security": True}
 
@@ -88,11 +89,12 @@ def connect(workers: int | None = None, scheduler: str | None = None, slurm_jobs
             connection = Connection(Client(cluster), f"SLURM ({slurm_jobs} jobs)", None, local=False)
         else:
             cores = os.cpu_count() or 1
-            count = workers or cores
+            count = cores if workers is None else workers
             if count < 1:
                 raise RtferError("--workers must be at least 1")
             cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=DASHBOARD if dashboard else None, silence_logs=quiet)
+                                   dashboard_address=DASHBOARD if dashboard else QUIET_HTTP,
+                                   scheduler_kwargs={"dashboard": dashboard}, silence_logs=quiet)
             connection = Connection(Client(cluster), f"local ({count} worker processes)", max(1, cores // count),
                                     local=True)
     except BaseException:
