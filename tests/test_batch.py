@@ -194,6 +194,37 @@ def test_changed_settings_redo_the_video(study, tmp_path, cluster):
     assert read_csv(out / "study.csv")[0]["frames_processed"] == "3"
 
 
+def test_a_video_whose_worker_dies_is_retried_on_another(study, tmp_path, cluster):
+    from distributed import Client, WorkerPlugin
+
+    flag = tmp_path / "crashed"
+
+    class CrashOnce(WorkerPlugin):
+        """The first worker to analyse crash.mp4 dies in the middle of it (as on an out-of-memory kill)."""
+
+        def setup(self, worker):
+            import rtfer.video.outputs as outputs
+
+            original = outputs.write_analysis
+
+            def crashing(video, *args, **kwargs):
+                if Path(str(video)).name == "crash.mp4" and not flag.exists():
+                    flag.touch()
+                    os._exit(1)
+                return original(video, *args, **kwargs)
+
+            outputs.write_analysis = crashing
+
+    write_video(study / "crash.mp4", blank_frames(5, (96, 128)))
+    with Client(cluster) as client:
+        client.register_plugin(CrashOnce(), name="crash-once")
+    report = run_batch([study / "crash.mp4", study / "p01.mp4"], tmp_path / "out", SETTINGS,
+                       choice=ClusterChoice(scheduler=cluster), progress=False)
+    assert flag.exists()                                           # a worker did die on it
+    assert [e["status"] for e in report["videos"]] == ["analysed", "analysed"]
+    assert {p.name for p in (tmp_path / "out" / "crash").iterdir()} == OUTPUTS
+
+
 # -- the command: manifest columns, bad input, Ctrl-C, a real two-process cluster --------------------------
 def test_cli_manifest_columns_and_exit_codes(study, tmp_path, cluster):
     manifest = tmp_path / "manifest.csv"

@@ -60,6 +60,8 @@ class _Report:
         self.written = 0.0
 
     def add(self, record: dict[str, Any]) -> None:
+        if record["status"] == "failed" and "input" not in record:  # a re-run knows the same input fails again
+            record["input"] = _input_or_none(Path(record["path"]))
         self.records[record["id"]] = record
         if time.perf_counter() - self.written > REPORT_EVERY_S:
             self.write("running")
@@ -71,8 +73,8 @@ class _Report:
             record = self.records.get(video.id, pending)
             entry = {"id": video.id, "path": str(video.path), "status": record["status"],
                      "reason": record.get("reason", ""), "seconds": record.get("seconds")}
-            if record["status"] == "failed":  # so that a re-run knows the same input would fail again
-                entry["input"] = _input_or_none(video.path)
+            if record["status"] == "failed":
+                entry["input"] = record.get("input")
             entries.append(entry)
         return entries
 
