@@ -95,7 +95,8 @@ def _recognizer(weights: str, backend: str, threads: int):
         from rtfer.runtime.recognizer import EmotionRecognizer
 
         cv2.setNumThreads(threads)
-        recognizer = EmotionRecognizer(weights, backend, threads=threads)
+        os.environ["RTFER_THREADS"] = str(threads)  # ONNX Runtime's threads; every task of a process agrees
+        recognizer = EmotionRecognizer(weights, backend)
         recognizer.detector = FaceDetector(landmarks=recognizer.landmarks_needed)
         _recognizers[key] = recognizer
     return _recognizers[key]
