@@ -29,8 +29,8 @@ pytest.importorskip("pyarrow")
 SRC = Path(__file__).resolve().parents[1] / "src"
 VIDEOS = SHARED / "media" / "videos"
 SETTINGS = {"weights": "msfernet-fer2013-7", "every": 1, "fps": None, "track_id": None, "detect_every": 8,
-            "backend": "auto"}
-OUTPUTS = {"timeline.csv", "summary.json", "timeline.png", MARKER}
+            "backend": "auto", "baseline": None}
+OUTPUTS = {"timeline.csv", "faces.csv", "summary.json", "timeline.png", MARKER}
 
 
 def env() -> dict[str, str]:
@@ -321,12 +321,13 @@ def test_real_clips_and_a_broken_file(tmp_path, cluster):
         (study / clip.name).symlink_to(clip)
     (study / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + os.urandom(20000))
     out = tmp_path / "out"
-    report = run_batch([study], out, {**SETTINGS, "fps": 10.0}, choice=ClusterChoice(scheduler=cluster),
-                       progress=False)
+    report = run_batch([study], out, {**SETTINGS, "fps": 10.0, "baseline": "1s"},
+                       choice=ClusterChoice(scheduler=cluster), progress=False)
     assert report["counts"] == {"analysed": 2, "failed": 1}
     rows = [row for row in read_csv(out / "study.csv") if row["status"] == "analysed"]
     assert all(float(row["face_share"]) > 0.9 for row in rows)      # the clips show a face throughout
     assert all(-1 <= float(row["valence_mean"]) <= 1 for row in rows)
+    assert all(-2 <= float(row["valence_corrected_mean"]) <= 2 for row in rows)   # the baseline passed through
     shares = [sum(float(v) for k, v in row.items() if k.startswith("group_")) for row in rows]
     assert all(0.5 <= s <= 1.0001 for s in shares)                 # groups leave out surprise only
     assert (out / "study.html").read_text().count("<polyline") >= 2

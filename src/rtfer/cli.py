@@ -163,9 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         analysis.add_argument("--weights", default=None, help="shipped model name or .safetensors file"),
         analysis.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame"),
         analysis.add_argument("--fps", type=float, metavar="F", help="process about F frames per second"),
-        analysis.add_argument("--track-id", type=int, help="follow this face track instead of the largest face"),
+        analysis.add_argument("--subject", default="largest", metavar="largest|track:N|face:IMAGE"),
+        analysis.add_argument("--track-id", type=int, help="same as --subject track:N"),
         analysis.add_argument("--detect-every", type=int, default=8, metavar="K"),
         analysis.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto"),
+        analysis.add_argument("--smooth-s", type=float, default=1.0, metavar="S"),
+        analysis.add_argument("--change-min-s", type=float, default=1.5, metavar="S"),
+        analysis.add_argument("--change-effect", type=float, default=0.3, metavar="V"),
+        analysis.add_argument("--baseline", metavar="SOURCE|Ns", help="as rtfer analyze: the same for every video"),
     ]
     batch.set_defaults(analysis_options=tuple(action.dest for action in passed_on))
 
@@ -365,8 +370,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     settings = {name: getattr(args, name) for name in args.analysis_options}
     settings["weights"] = settings["weights"] or DEFAULT_MODEL
     for name, value in settings.items():  # files are named absolutely: workers may run elsewhere
-        if isinstance(value, str) and Path(value).is_file():
-            settings[name] = str(Path(value).resolve())
+        prefix, path = ("face:", value[5:]) if isinstance(value, str) and value.startswith("face:") else ("", value)
+        if isinstance(path, str) and Path(path).exists():
+            settings[name] = prefix + str(Path(path).resolve())
     choice = ClusterChoice(workers=args.workers, scheduler=args.scheduler, slurm_jobs=args.slurm,
                            slurm_opts=args.slurm_opt, dashboard=args.dashboard, threads=args.threads)
     report = run_batch(args.inputs, args.out, settings, tuple(args.pattern or VIDEO_PATTERNS), choice,

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MARKER = ".rtfer-done.json"
 PROGRESS_TOPIC = "rtfer-batch-progress"
 #: What a failed video leaves behind is removed; these are the files write_analysis may have moved in.
-OUTPUT_FILES = ("timeline.csv", "summary.json", "timeline.png", "annotated.mp4")
+OUTPUT_FILES = ("timeline.csv", "faces.csv", "summary.json", "timeline.png", "annotated.mp4")
 _EDGE = 1 << 20
 _recognizers: dict[tuple, Any] = {}
 
