@@ -135,6 +135,45 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_video.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     evaluate_video.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    batch = sub.add_parser("batch", help="analyse a whole study: many videos on one machine or a Dask cluster",
+                           description="Analyse every video in INPUT (files, folders searched recursively, CSV "
+                                       "manifests with a 'path' column and any other columns) into "
+                                       "DIR/<relative path>/ as rtfer analyze does, then write DIR/study.csv, "
+                                       "DIR/frames.parquet, DIR/study.html and DIR/batch.json. Re-running skips "
+                                       "finished videos. Runs on an embedded Dask cluster unless told otherwise.")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT")
+    batch.add_argument("--out", required=True, type=Path, metavar="DIR")
+    batch.add_argument("--pattern", action="append", metavar="GLOB",
+                       help="file names to take from folders (repeatable; default: common video extensions)")
+    where = batch.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="local worker processes (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://host:8786")
+    where.add_argument("--slurm", type=int, metavar="JOBS", help="start JOBS SLURM jobs as workers (dask-jobqueue)")
+    batch.add_argument("--slurm-opt", action="append", default=[], metavar="KEY=VALUE",
+                       help="SLURMCluster option, e.g. queue=normal, account=lab, memory=8GB (repeatable)")
+    batch.add_argument("--dashboard", action="store_true", help="serve Dask's dashboard on 127.0.0.1:8787")
+    batch.add_argument("--threads", type=int, metavar="T",
+                       help="inference threads per video (default: a worker's cores shared by its tasks)")
+    batch.add_argument("--retries", type=int, default=2, help="retries of a video whose task failed (default 2)")
+    batch.add_argument("--retry-failed", action="store_true",
+                       help="try again the videos that failed in the last run (default: skip them if unchanged)")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar")
+    analysis = batch.add_argument_group("analysis options (as rtfer analyze; passed to every video)")
+    passed_on = [
+        analysis.add_argument("--weights", default=None, help="shipped model name or .safetensors file"),
+        analysis.add_argument("--every", type=int, default=1, metavar="N", help="process every N-th frame"),
+        analysis.add_argument("--fps", type=float, metavar="F", help="process about F frames per second"),
+        analysis.add_argument("--subject", default="largest", metavar="largest|track:N|face:IMAGE"),
+        analysis.add_argument("--track-id", type=int, help="same as --subject track:N"),
+        analysis.add_argument("--detect-every", type=int, default=8, metavar="K"),
+        analysis.add_argument("--backend", choices=("auto", "onnx", "onnx-int8", "torch"), default="auto"),
+        analysis.add_argument("--smooth-s", type=float, default=1.0, metavar="S"),
+        analysis.add_argument("--change-min-s", type=float, default=1.5, metavar="S"),
+        analysis.add_argument("--change-effect", type=float, default=0.3, metavar="V"),
+        analysis.add_argument("--baseline", metavar="SOURCE|Ns", help="as rtfer analyze: the same for every video"),
+    ]
+    batch.set_defaults(analysis_options=tuple(action.dest for action in passed_on))
+
     export = sub.add_parser("export", help="export weights to ONNX (float32 or calibrated 8-bit)",
                             description="Write WEIGHTS as a single-file ONNX graph with a dynamic batch size. "
                                         "With --int8, an 8-bit graph calibrated on faces from --calibration "
@@ -323,6 +362,30 @@ def cmd_evaluate_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from rtfer.batch.inputs import VIDEO_PATTERNS
+    from rtfer.batch.runner import ClusterChoice, run_batch
+    from rtfer.runtime.weights import DEFAULT_MODEL
+
+    settings = {name: getattr(args, name) for name in args.analysis_options}
+    settings["weights"] = settings["weights"] or DEFAULT_MODEL
+    for name, value in settings.items():  # files are named absolutely: workers may run elsewhere
+        prefix, path = ("face:", value[5:]) if isinstance(value, str) and value.startswith("face:") else ("", value)
+        if isinstance(path, str) and Path(path).exists():
+            settings[name] = prefix + str(Path(path).resolve())
+    choice = ClusterChoice(workers=args.workers, scheduler=args.scheduler, slurm_jobs=args.slurm,
+                           slurm_opts=args.slurm_opt, dashboard=args.dashboard, threads=args.threads)
+    report = run_batch(args.inputs, args.out, settings, tuple(args.pattern or VIDEO_PATTERNS), choice,
+                       progress=not args.quiet, retries=args.retries, retry_failed=args.retry_failed)
+    counts = report["counts"]
+    print(f"{len(report['videos'])} videos: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+          + f"; study table in {args.out / 'study.csv'}")
+    for entry in report["videos"]:
+        if entry["status"] == "failed":
+            print(f"  failed: {entry['path']}: {entry['reason']}")
+    return 1 if counts.get("failed") else 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from rtfer.runtime.graphs import write_graph
     from rtfer.runtime.weights import DEFAULT_MODEL, load_meta, resolve_weights, weights_digest
@@ -397,7 +460,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 TRAINING_MODULES = {"torch", "kornia", "sklearn", "onnxscript"}
 
 COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "evaluate-video": cmd_evaluate_video,
-            "analyze": cmd_analyze,
+            "analyze": cmd_analyze, "batch": cmd_batch,
             "export": cmd_export, "serve": cmd_serve, "models": cmd_models}
 
 
