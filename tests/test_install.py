@@ -18,7 +18,7 @@ import pytest
 from conftest import SHARED, needs_shared, write_tree
 from test_video import blank_frames, write_video
 
-TRAINING_ONLY = ("torch", "kornia", "sklearn", "onnxscript")
+TRAINING_ONLY = ("torch", "kornia", "sklearn", "onnxscript", "dask", "distributed", "pyarrow")
 CLIP = SHARED / "media" / "videos" / "liveportrait_driving_d0.mp4"
 
 BLOCKED = f"""
@@ -117,3 +117,10 @@ def test_a_configuration_without_a_shipped_graph_names_the_extra(weights, tmp_pa
                               env={"RTFER_CACHE": str(tmp_path / "empty-cache")})  # no template exported before
     assert result.returncode == 2 and "rtfer[train]" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() or not any(Path(tmp_path / "out").iterdir())
+
+
+def test_batch_on_the_base_install_names_its_extra(tmp_path):
+    video = write_video(tmp_path / "room.mp4", blank_frames(3))
+    result = without_training("batch", str(video), "--out", str(tmp_path / "study"))
+    assert result.returncode == 2 and 'pip install "rtfer[batch]"' in result.stderr
+    assert "Traceback" not in result.stderr

@@ -456,8 +456,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Modules only the ``train`` extra installs: a command that needs one names the extra instead of a traceback.
-TRAINING_MODULES = {"torch", "kornia", "sklearn", "onnxscript"}
+#: Modules only an extra installs: a command that needs one names the extra instead of a traceback.
+EXTRA_OF_MODULE = {"torch": "train", "kornia": "train", "sklearn": "train", "onnxscript": "train",
+                   "dask": "batch", "distributed": "batch", "pyarrow": "batch", "bokeh": "batch",
+                   "dask_jobqueue": "slurm", "cryptography": "slurm"}
 
 COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "evaluate-video": cmd_evaluate_video,
             "analyze": cmd_analyze, "batch": cmd_batch,
@@ -481,10 +483,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rtfer {args.command}: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in TRAINING_MODULES:
+        extra = EXTRA_OF_MODULE.get((exc.name or "").split(".")[0])
+        if extra is None:
             raise
-        print(f"rtfer {args.command}: error: this needs the training extra ({exc.name} is not installed): "
-              'pip install "rtfer[train]"', file=sys.stderr)
+        print(f"rtfer {args.command}: error: this needs the {extra} extra ({exc.name} is not installed): "
+              f'pip install "rtfer[{extra}]"', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"rtfer {args.command}: interrupted", file=sys.stderr)
