@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -50,19 +49,27 @@ def frames_of(names: list[str]):
 
 
 def write_clips(folder: Path, short_count: int = 20, short_seconds: float = 3.0) -> tuple[Path, list[Path]]:
-    """The long clip and the short cuts, all 640x480 at 25 fps."""
-    frames = list(frames_of(CLIPS))
-    long_clip = folder / "long.mp4"
-    write(long_clip, frames)
-    step = max(1, (len(frames) - int(short_seconds * FPS)) // short_count)
-    shorts = []
-    for i in range(short_count):
-        start = i * step
-        shorts.append(write(folder / f"short_{i:02d}.mp4", frames[start:start + int(short_seconds * FPS)]))
-    return long_clip, shorts
+    """The long clip and the short cuts, all 640x480 at 25 fps (streamed: this process stays small)."""
+    long_clip = write(folder / "long.mp4", frames_of(CLIPS))
+    total = int(cv2.VideoCapture(str(long_clip)).get(cv2.CAP_PROP_FRAME_COUNT))
+    length = int(short_seconds * FPS)
+    step = max(1, (total - length) // short_count)
+    return long_clip, [write(folder / f"short_{i:02d}.mp4", cut(long_clip, i * step, length))
+                       for i in range(short_count)]
 
 
-def write(path: Path, frames: list) -> Path:
+def cut(clip: Path, start: int, length: int):
+    capture = cv2.VideoCapture(str(clip))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    for _ in range(length):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        yield frame
+    capture.release()
+
+
+def write(path: Path, frames) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
     for frame in frames:
         writer.write(frame)
@@ -71,13 +78,17 @@ def write(path: Path, frames: list) -> Path:
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process, which must succeed."""
+    """Wall seconds and peak RSS (MB) of one process, which must succeed. ``posix_spawn`` starts it without
+    copying this process's memory first, so ``ru_maxrss`` is the command's own."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)}\n{process.stderr.read().decode()[-2000:]}")
+    with tempfile.TemporaryFile() as errors:
+        actions = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, errors.fileno(), 2)]
+        pid = os.posix_spawnp(command[0], command, env or os.environ, file_actions=actions)
+        _, status, usage = os.wait4(pid, 0)
+        seconds = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            errors.seek(0)
+            raise SystemExit(f"failed: {' '.join(command)}\n{errors.read().decode()[-2000:]}")
     return seconds, usage.ru_maxrss / 1024
 
 
