@@ -531,7 +531,8 @@ BAD_SIDECARS = {
     "input_size big": {"input_size": "big"}, "input_size 48.5": {"input_size": 48.5},
     "widths huge": {"config_widths": [8, 8, 16, 10**9]},
     "widths negative": {"config_widths": [8, -8, 16, 32]}, "num_classes 1e12": {"config_num_classes": 1e12},
-    "unknown scheme": {"scheme": "klingon"}, "std 0": {"std": 0}, "std NaN": {"std": float("nan")},
+    "unknown scheme and labels": {"scheme": "klingon", "labels": [f"q{i}" for i in range(7)]},
+    "std 0": {"std": 0}, "std NaN": {"std": float("nan")},
     "6 labels for 7 classes": {"labels": ["angry", "disgust", "fear", "happy", "sad", "surprise"]},
     "repeated labels": {"labels": ["angry"] * 7}, "in_chans 1000": {"in_chans": 1000},
 }

@@ -55,7 +55,12 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
     """
     engine = load_engine(weights, backend)
     meta = engine.meta
-    model_scheme = get_scheme(meta.scheme) if meta.scheme else None
+    model_scheme = None
+    if meta.scheme:  # a scheme rtfer names, or one of a trainer's own (e.g. four of the emotions)
+        try:
+            model_scheme = get_scheme(meta.scheme)
+        except ValueError:
+            model_scheme = LabelScheme(meta.scheme, tuple(meta.labels))
     model_labels = tuple(meta.labels)
     if labels not in (None, 3, 7):
         raise RtferError("--labels must be 7 or 3")

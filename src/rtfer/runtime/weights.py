@@ -73,6 +73,16 @@ MAX_WIDTH = 8192  # channels or units of one layer
 SCHEMES = ("", "fer7", "ckplus7", "valence3", "all")
 
 
+def _is_emotion(name: str) -> bool:
+    from rtfer.taxonomy import canonical
+
+    try:
+        canonical(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -117,8 +127,12 @@ def meta_problem(meta: WeightsMeta) -> str | None:
         return f"in_chans must be 1 or 3, not {meta.in_chans!r}"
     if not (_is_number(meta.mean) and _is_number(meta.std) and meta.std > 0):
         return f"mean must be a finite number and std a positive one (mean {meta.mean!r}, std {meta.std!r})"
-    if meta.scheme not in SCHEMES:
-        return f"unknown label scheme {meta.scheme!r} (known: {', '.join(s for s in SCHEMES if s)})"
+    if not isinstance(meta.scheme, str):
+        return f"scheme must be a name, not {meta.scheme!r}"
+    if meta.scheme not in SCHEMES and not all(_is_emotion(name) for name in labels):
+        # a scheme of one's own (e.g. four emotions) is fine as long as every class is an emotion rtfer knows
+        return (f"label scheme {meta.scheme!r} is none of {', '.join(s for s in SCHEMES if s)} and its labels "
+                "are not all known emotion names")
     if not (isinstance(meta.training, dict) and isinstance(meta.metrics, dict) and isinstance(meta.command, str)):
         return "training and metrics must be objects and command a string"
     return None
