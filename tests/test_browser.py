@@ -347,7 +347,8 @@ def test_layout_has_no_horizontal_scroll(server, browser, screens, width):
     wait_until(page, "Number(document.getElementById('chart').dataset.points || 0) > 50")
     wait_until(page, "document.getElementById('video').readyState >= 2")
     page.evaluate("document.getElementById('video').currentTime = 2")
-    time.sleep(0.5)
+    wait_until(page, "!document.getElementById('video').seeking && document.getElementById('video').readyState >= 2")
+    time.sleep(0.3)
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
     name = page.evaluate(f"""(() => {{ const n = document.querySelector("li[data-id='{upload}'] .name");

@@ -257,7 +257,7 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         session = storage.get(session_id)
         make = report_html if form == "html" else report_pdf
         content = make(session.name, session_summary(session), storage.notes(session_id), report_plot(session),
-                       session_started=session.created)
+                       session_started=session.created, client=session.client)
         return Response(content, media_type="text/html" if form == "html" else "application/pdf",
                         headers=attachment(session_id, f"report.{form}"))
 

@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 from matplotlib.backends.backend_pdf import PdfPages
 
 from rtfer.report.palette import EMOTION_COLORS
+from rtfer.taxonomy import GROUP_OF, NEGATIVE, NEUTRAL, POSITIVE
 
 DISCLAIMER = ("rtfer estimates facial expressions from video. Its output is decision support for a trained "
               "professional, not a diagnosis: expressions are not feelings, models trained on posed or web "
@@ -45,10 +46,11 @@ def _when(session_started: float | None) -> str:
     made = time.strftime("%Y-%m-%d %H:%M")
     if session_started is None:
         return f"rtfer session report, made {made}"
-    return f"Session of {time.strftime('%Y-%m-%d %H:%M', time.localtime(session_started))}; report made {made} by rtfer"
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(session_started))
+    return f"Session of {started}; report made {made} by rtfer"
 
 
-def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
+def _rows(summary: dict[str, Any], notes: list[dict[str, Any]], client: str = "") -> dict[str, list[list[str]]]:
     shares = sorted(summary["share_of_time"].items(), key=lambda item: -item[1])
     valence = summary.get("valence_smooth") or {}
     baseline, corrected_mean = summary.get("baseline"), (summary.get("valence_corrected_smooth") or {}).get("mean")
@@ -58,6 +60,7 @@ def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, lis
                  if baseline and corrected_mean is not None else [["baseline", "none: valence as read"]])
     return {
         "overview": [
+            *([["client", client]] if client else []),
             ["source", str(summary["source"].get("path", ""))],
             ["model", str(summary.get("model", ""))],
             ["frames analysed", f"{summary['frames_processed']} ({summary['frames_with_face']} with a face)"],
@@ -67,6 +70,8 @@ def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, lis
             ["range", "-" if valence.get("min") is None else f"{valence['min']:+.2f} to {valence['max']:+.2f}"],
         ],
         "shares": [[name, f"{100 * share:.1f}%"] for name, share in shares if share > 0],
+        "groups": [[group, f"{100 * sum(v for k, v in shares if (GROUP_OF.get(k) or NEUTRAL) == group):.1f}%"]
+                   for group in (POSITIVE, NEUTRAL, NEGATIVE)],
         "changes": [[f"{number}. {clock(c['time_s'])}", c.get("text") or f"{c['from']} → {c['to']}, valence "
                      f"{c['valence_before']:+.2f} → {c['valence_after']:+.2f}"]
                     for number, c in enumerate(summary["change_points"], 1)],
@@ -81,8 +86,8 @@ def _table(rows: list[list[str]], header: list[str] | None = None) -> str:
 
 
 def report_html(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None,
-                session_started: float | None = None) -> str:
-    rows = _rows(summary, notes)
+                session_started: float | None = None, client: str = "") -> str:
+    rows = _rows(summary, notes, client)
     image = ""
     if plot_png is not None and plot_png.is_file():
         encoded = base64.b64encode(plot_png.read_bytes()).decode()
@@ -106,6 +111,7 @@ img {{ max-width: 100%; }} .share {{ display: grid; grid-template-columns: 6rem 
 <h2>Overview</h2>{_table(rows["overview"])}
 <h2>Valence over time</h2><p>{html.escape(VALENCE_NOTE)}</p>{image}
 <h2>Share of time per emotion</h2>{shares or "<p>no face was seen</p>"}
+<h2>Share of time per group</h2><p>Surprise counts as neutral, as in valence.</p>{_table(rows["groups"])}
 <h2>Emotional changes</h2>{_table(rows["changes"], ["time", "change"])}
 <h2>Notes</h2>{_table(rows["notes"], ["time", "note"])}
 </body></html>
@@ -113,8 +119,8 @@ img {{ max-width: 100%; }} .share {{ display: grid; grid-template-columns: 6rem 
 
 
 def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None,
-               session_started: float | None = None) -> bytes:
-    rows = _rows(summary, notes)
+               session_started: float | None = None, client: str = "") -> bytes:
+    rows = _rows(summary, notes, client)
     buffer = io.BytesIO()
     with PdfPages(buffer) as pdf:
         fig = plt.figure(figsize=(8.27, 11.69))  # A4
@@ -131,7 +137,9 @@ def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]],
             axis.imshow(plt.imread(plot_png))
             axis.axis("off")
             y -= 0.40
-        for heading, table in (("Share of time", rows["shares"]), ("Emotional changes", rows["changes"]),
+        for heading, table in (("Share of time", rows["shares"]), ("Share of time per group (surprise: neutral)",
+                                                                    rows["groups"]),
+                               ("Emotional changes", rows["changes"]),
                                ("Notes", rows["notes"])):
             fig.text(0.07, y, heading, fontsize=11, weight="bold")
             y -= 0.02
