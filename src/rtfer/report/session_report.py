@@ -128,7 +128,7 @@ def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]],
         fig.text(0.07, 0.93, _when(session_started), fontsize=9, va="top")
         fig.text(0.07, 0.91, "\n".join(textwrap.wrap(DISCLAIMER, 120)), fontsize=8, va="top", color="#7a4b00")
         fig.text(0.07, 0.86, "\n".join(textwrap.wrap(VALENCE_NOTE, 120)), fontsize=8, va="top")
-        y = 0.79
+        y = 0.76
         for label, value in rows["overview"]:
             fig.text(0.07, y, f"{label}: {value}", fontsize=9)
             y -= 0.018
