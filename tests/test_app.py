@@ -273,6 +273,9 @@ def test_a_dropped_socket_interrupts_the_session_and_keeps_its_frames(client, we
         for i in range(2):
             ws.send_bytes(frame_message(i * 0.1, np.full((120, 160, 3), 90, np.uint8)))
             ws.receive_json()
+    deadline = time.time() + 5  # the server notices the closed socket a moment after the client
+    while client.get(f"/api/sessions/{sid}").json()["status"] != "interrupted" and time.time() < deadline:
+        time.sleep(0.05)
     assert client.get(f"/api/sessions/{sid}").json()["status"] == "interrupted"  # no Stop: cut off
     assert len(client.get(f"/api/sessions/{sid}/timeline.csv").text.strip().splitlines()) == 3
     live = client.post("/api/sessions", json={"name": "live at the restart"}).json()["id"]

@@ -412,11 +412,13 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
             await websocket.accept()
             await stream_live(websocket, session_id)
         finally:
-            live_clients.discard(session_id)
             # the page posts /stop before it closes its socket: a socket gone while still live was cut off
-            # (a closed tab, a dropped network); its frames stay, and its client may come back to go on
-            if await asyncio.to_thread(storage.interrupt, session_id):
+            # (a closed tab, a dropped network); its frames stay, and its client may come back to go on.
+            # Marked before the slot is freed (one quick UPDATE, on the loop): a client coming back then
+            # always finds the session resumable, never still live under a closing handler
+            if storage.interrupt(session_id):
                 dropped.add(session_id)
+            live_clients.discard(session_id)
 
     async def stream_live(websocket: WebSocket, session_id: str) -> None:
         state = LiveSession(recognizer, model_lock, seq=storage.frame_count(session_id))
