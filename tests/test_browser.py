@@ -322,6 +322,21 @@ def test_nothing_of_one_session_shows_in_another(server, browser):
     assert not page.errors, page.errors
 
 
+def test_client_page_shows_the_trend_over_sessions(server, browser, screens):
+    page = open_page(browser, server)
+    wait_until(page, "document.querySelectorAll('.client-group').length >= 1")
+    page.click(".client-group:has(h3:text-is('C-017')) button.small")
+    wait_until(page, "document.getElementById('client-trend').dataset.sessions === '2'")
+    rows = page.evaluate("[...document.querySelectorAll('#client-sessions tr')].map(tr => tr.children.length)")
+    assert rows == [5, 5]
+    widths = page.evaluate("[...document.querySelectorAll('#client-sessions tr')].map(tr => [...tr.querySelectorAll("
+                           "'.share')].reduce((sum, s) => sum + s.getBoundingClientRect().width, 0))")
+    assert all(width > 100 for width in widths)  # the shares of time fill each bar
+    assert "export.zip?client=C-017" in page.get_attribute("#client-export", "href")
+    page.screenshot(path=str(screens / "client-1280.png"))
+    assert not page.errors, page.errors
+
+
 def live_points(page, session_id: str) -> int:
     return len(fetch_text(page, f"/api/sessions/{session_id}/timeline.csv").strip().splitlines()) - 1
 

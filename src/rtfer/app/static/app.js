@@ -668,7 +668,7 @@ function drawTrend(sessions) {
   const context = canvas.getContext("2d");
   context.setTransform(ratio, 0, 0, ratio, 0, 0);
   const rows = sessions.filter((s) => s.mean_valence !== null).sort((a, b) => a.created - b.created);
-  const x = (i) => PAD.left + (rows.length > 1 ? (i / (rows.length - 1)) : 0.5) * (width - PAD.left - PAD.right);
+  const x = (i) => PAD.left + 8 + (rows.length > 1 ? (i / (rows.length - 1)) : 0.5) * (width - PAD.left - PAD.right - 16);
   const y = (v) => 14 + (1 - v) / 2 * (height - 40);
   context.fillStyle = "#444"; context.font = "11px system-ui"; context.textAlign = "right";
   [1, 0, -1].forEach((v) => context.fillText(String(v), PAD.left - 6, y(v) + 4));
@@ -680,6 +680,8 @@ function drawTrend(sessions) {
   context.textAlign = "center";
   rows.forEach((s, i) => {
     context.fillStyle = "#0072B2"; context.beginPath(); context.arc(x(i), y(s.mean_valence), 4, 0, 2 * Math.PI); context.fill();
+    // the first and last dates stay inside the canvas
+    context.textAlign = rows.length > 1 && i === 0 ? "left" : rows.length > 1 && i === rows.length - 1 ? "right" : "center";
     context.fillStyle = "#444"; context.fillText(new Date(s.created * 1000).toLocaleDateString(), x(i), height - 6);
   });
   canvas.dataset.sessions = String(rows.length);
