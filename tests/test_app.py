@@ -223,3 +223,138 @@ def test_token_is_required_when_set(weights, tmp_path):
         assert client.get("/api/sessions").status_code == 401
         assert client.get("/api/sessions", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert client.get("/api/sessions?token=s3cret").status_code == 200
+
+
+def live_session_with_frames(client, name: str, client_code: str, frames: int = 3) -> str:
+    sid = client.post("/api/sessions", json={"name": name, "client": client_code}).json()["id"]
+    with client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
+        for i in range(frames):
+            ws.send_bytes(frame_message(i * 0.1, np.full((120, 160, 3), 90, np.uint8)))
+            ws.receive_json()
+    client.post(f"/api/sessions/{sid}/stop")
+    return sid
+
+
+def test_clients_trend_export_and_erasure(client, tmp_path):
+    import io
+    import sqlite3
+    import zipfile
+
+    first = live_session_with_frames(client, "first", "K-1")
+    second = live_session_with_frames(client, "second", "K-1")
+    other = live_session_with_frames(client, "other", "K-2")
+    client.post(f"/api/sessions/{first}/notes", json={"time_s": 0.1, "text": "arrives late"})
+    listed = {s["id"]: s for s in client.get("/api/sessions").json()}
+    assert listed[first]["client"] == "K-1" and listed[first]["duration_s"] == pytest.approx(0.2)
+    trend = client.get("/api/clients/trend", params={"client": "K-1"}).json()
+    assert [s["id"] for s in trend["sessions"]] == [first, second]  # oldest first
+    assert set(trend["sessions"][0]["groups"]) == {"positive", "neutral", "negative"}
+    archive = zipfile.ZipFile(io.BytesIO(client.get("/api/clients/export.zip", params={"client": "K-1"}).content))
+    names = archive.namelist()
+    assert sum(n.endswith("/timeline.csv") for n in names) == 2 and sum(n.endswith("/session.json") for n in names) == 2
+    assert not any(other[:8] in n for n in names)
+    assert any(b"arrives late" in archive.read(n) for n in names if n.endswith("session.json"))
+    assert client.get("/api/clients/trend", params={"client": "nobody"}).status_code == 404
+    assert client.delete("/api/clients", params={"client": "K-1"}).status_code == 204
+    data = tmp_path / "data"
+    assert not (data / "sessions" / first).exists() and not (data / "sessions" / second).exists()
+    database = sqlite3.connect(data / "rtfer.sqlite3")
+    for table in ("sessions", "frames"):
+        column = "id" if table == "sessions" else "session_id"
+        query = f"SELECT COUNT(*) FROM {table} WHERE {column} IN (?, ?)"
+        assert database.execute(query, (first, second)).fetchone() == (0,)
+    assert database.execute("SELECT COUNT(*) FROM notes WHERE session_id = ?", (first,)).fetchone() == (0,)
+    assert [s["id"] for s in client.get("/api/sessions").json()] == [other]  # the other client keeps everything
+
+
+def test_a_dropped_socket_interrupts_the_session_and_keeps_its_frames(client, weights, tmp_path):
+    sid = client.post("/api/sessions", json={"name": "dropped"}).json()["id"]
+    with client.websocket_connect(f"{WS}/api/sessions/{sid}/live") as ws:
+        for i in range(2):
+            ws.send_bytes(frame_message(i * 0.1, np.full((120, 160, 3), 90, np.uint8)))
+            ws.receive_json()
+    deadline = time.time() + 5  # the server notices the closed socket a moment after the client
+    while client.get(f"/api/sessions/{sid}").json()["status"] != "interrupted" and time.time() < deadline:
+        time.sleep(0.05)
+    assert client.get(f"/api/sessions/{sid}").json()["status"] == "interrupted"  # no Stop: cut off
+    assert len(client.get(f"/api/sessions/{sid}/timeline.csv").text.strip().splitlines()) == 3
+    live = client.post("/api/sessions", json={"name": "live at the restart"}).json()["id"]
+    with TestClient(create_app(tmp_path / "data", weights=str(weights)), base_url=LOCAL) as restarted:
+        assert restarted.get(f"/api/sessions/{live}").json()["status"] == "interrupted"
+        assert restarted.get(f"/api/sessions/{sid}").json()["status"] == "interrupted"
+
+
+def test_notes_are_edited_and_deleted(client):
+    sid = client.post("/api/sessions", json={}).json()["id"]
+    note = client.post(f"/api/sessions/{sid}/notes", json={"time_s": 3, "text": "first thought"}).json()
+    edited = client.patch(f"/api/sessions/{sid}/notes/{note['id']}", json={"text": "second thought"})
+    assert edited.status_code == 200 and edited.json()["text"] == "second thought"
+    assert client.get(f"/api/sessions/{sid}").json()["notes"][0]["text"] == "second thought"
+    assert client.patch(f"/api/sessions/{sid}/notes/999", json={"text": "x"}).status_code == 404
+    assert client.delete(f"/api/sessions/{sid}/notes/{note['id']}").status_code == 204
+    assert client.get(f"/api/sessions/{sid}").json()["notes"] == []
+
+
+def test_downloads_are_named_alike_and_the_favicon_is_served(client):
+    sid = live_session_with_frames(client, "named", "")
+    for what in ("timeline.csv", "summary.json", "report.html"):
+        disposition = client.get(f"/api/sessions/{sid}/{what}").headers["content-disposition"]
+        assert disposition == f'attachment; filename="rtfer-{sid[:8]}-{what}"'
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_unplayable_upload_gets_an_h264_copy_and_can_be_discarded(client, tmp_path):
+    from rtfer.video.h264 import is_playable
+
+    video = small_video(tmp_path / "room.mp4")  # MPEG-4 Part 2: Chromium does not play it
+    assert not is_playable(video)
+    sid = client.post("/api/uploads", files={"file": ("room.mp4", video.read_bytes(), "video/mp4")}).json()["id"]
+    assert wait_for(client, sid)["status"] == "done"
+    served = tmp_path / "served.mp4"
+    served.write_bytes(client.get(f"/api/sessions/{sid}/video").content)
+    assert is_playable(served)
+    sid = client.post("/api/uploads?keep_video=false",
+                      files={"file": ("room.mp4", video.read_bytes(), "video/mp4")}).json()["id"]
+    assert wait_for(client, sid)["status"] == "done"
+    assert client.get(f"/api/sessions/{sid}/video").status_code == 404
+    assert not list((tmp_path / "data" / "sessions" / sid).glob("*.mp4"))
+    assert client.get(f"/api/sessions/{sid}/timeline.csv").status_code == 200  # the results stay
+
+
+def test_pdf_report_has_the_whole_note_and_the_session_date(monkeypatch):
+    from matplotlib.figure import Figure
+
+    from rtfer.report.session_report import report_pdf
+
+    written: list[str] = []
+    original = Figure.text
+
+    def recording(self, x, y, s, *args, **kwargs):
+        written.append(s)
+        return original(self, x, y, s, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "text", recording)
+    note = "the client describes the week at work " * 10  # 380 characters
+    summary = {"share_of_time": {"happy": 1.0}, "source": {"path": "live", "duration_s": 60}, "model": "m",
+               "frames_processed": 10, "frames_with_face": 10, "valence_smooth": {"mean": 0.2, "min": 0, "max": 0.4},
+               "change_points": []}
+    started = time.mktime((2025, 3, 14, 10, 30, 0, 0, 0, -1))
+    assert report_pdf("s", summary, [{"time_s": 65, "text": note}], None, session_started=started).startswith(b"%PDF")
+    text = " ".join(" ".join(written).split())
+    assert " ".join(note.split()) in text
+    assert "Session of 2025-03-14 10:30" in text and "1:05" in text
+
+
+def test_annotated_video_is_h264(tmp_path):
+    from rtfer.video.annotate import AnnotatedWriter
+    from rtfer.video.h264 import is_playable
+    from rtfer.video.sources import VideoInfo
+    from rtfer.video.timeline import FrameResult, Timeline
+
+    timeline = Timeline(VideoInfo("x", "file", 10, 5, 161, 121), FER7.labels, "m", [])
+    writer = AnnotatedWriter(tmp_path / "annotated.mp4")
+    for i in range(5):
+        writer.write(np.full((121, 161, 3), 40 * i, np.uint8), FrameResult(i, i / 10), timeline)
+    writer.close()
+    assert is_playable(tmp_path / "annotated.mp4")

@@ -9,11 +9,13 @@ are checked by ``rtfer.app.guard`` before a route runs (docs/security.md).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import os
 import shutil
 import threading
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,7 +33,9 @@ from rtfer.errors import RtferError
 from rtfer.report.palette import EMOTION_COLORS
 from rtfer.runtime.recognizer import EmotionRecognizer
 from rtfer.runtime.weights import DEFAULT_MODEL
+from rtfer.taxonomy import GROUP_OF, NEGATIVE, NEUTRAL, POSITIVE
 from rtfer.video.changes import detect_changes
+from rtfer.video.h264 import is_playable, make_playable
 from rtfer.video.sources import VideoInfo
 from rtfer.video.timeline import Timeline, frame_from_record
 
@@ -47,12 +51,21 @@ VIDEO_SIGNATURES = {  # container magic bytes -> stored extension (the type is c
 }
 
 
+ClientCode = Annotated[str, Field(max_length=100)]  # a pseudonym or code, never required to be a real name
+
+
 class SessionCreate(BaseModel):
     name: str = Field(default="Live session", min_length=1, max_length=200)
+    client: ClientCode = ""
 
 
 class SessionRename(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    client: ClientCode | None = None
+
+
+class NoteEdit(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
 
 
 class NoteCreate(BaseModel):
@@ -83,6 +96,11 @@ def public_error(exc: Exception, *paths: Path) -> str:
     return message[:500]
 
 
+def attachment(session_id: str, what: str) -> dict[str, str]:
+    """The header that names a download; every one the same way: ``rtfer-<first 8 of the id>-<what>``."""
+    return {"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-{what}"'}
+
+
 def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | None = None,
                max_upload_mb: int = 2048, allowed_hosts: frozenset[str] | None = None,
                api_docs: bool = False) -> FastAPI:
@@ -97,6 +115,7 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
     model_lock = threading.Lock()
     analysis_slots = threading.Semaphore(1)
     live_clients: set[str] = set()  # sessions with a connected WebSocket (one client per session)
+    dropped: set[str] = set()  # live sessions whose connection dropped in this process (they may resume)
     model_name = Path(str(weights)).stem
     app = FastAPI(title="rtfer", version="0.1.0", docs_url="/api/docs" if api_docs else None, redoc_url=None,
                   openapi_url="/api/openapi.json" if api_docs else None)
@@ -133,13 +152,27 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
                 "colors": {name: EMOTION_COLORS[name] for name in recognizer.labels},
                 "intensity": recognizer.has_intensity}
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The icon browsers ask for on every load (an SVG: Chromium and Firefox take it at this name)."""
+        return FileResponse(Path(__file__).parent / "static" / "favicon.svg", media_type="image/svg+xml")
+
+    def duration(session: Session) -> float | None:
+        """Seconds of the session: stored frames for live ones, the video's length for analysed uploads."""
+        if session.kind == "live":
+            return storage.live_duration(session.id)
+        summary = storage.folder(session.id) / "summary.json"
+        if session.status != "done" or not summary.is_file():
+            return None
+        return json.loads(summary.read_text())["source"].get("duration_s")
+
     @app.get("/api/sessions")
     def list_sessions() -> list[dict[str, Any]]:
-        return [s.to_dict() for s in storage.list()]
+        return [{**s.to_dict(), "duration_s": duration(s)} for s in storage.list()]
 
     @app.post("/api/sessions", status_code=201)
     def create_session(body: SessionCreate) -> dict[str, Any]:
-        return storage.create(body.name, "live", model_name, "live").to_dict()
+        return storage.create(body.name, "live", model_name, "live", client=body.client.strip()).to_dict()
 
     @app.get("/api/sessions/{session_id}")
     def get_session(session_id: str) -> dict[str, Any]:
@@ -147,7 +180,11 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
 
     @app.patch("/api/sessions/{session_id}")
     def rename_session(session_id: str, body: SessionRename) -> dict[str, Any]:
-        return storage.update(session_id, name=body.name).to_dict()
+        fields = {key: value.strip() if key == "client" else value
+                  for key, value in body.model_dump().items() if value is not None}
+        if not fields:
+            raise HTTPException(422, "nothing to change")
+        return storage.update(session_id, **fields).to_dict()
 
     @app.delete("/api/sessions/{session_id}", status_code=204)
     def delete_session(session_id: str) -> Response:
@@ -165,6 +202,15 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
     def add_note(session_id: str, body: NoteCreate) -> dict[str, Any]:
         return storage.add_note(session_id, body.time_s, body.text)
 
+    @app.patch("/api/sessions/{session_id}/notes/{note_id}")
+    def edit_note(session_id: str, note_id: int, body: NoteEdit) -> dict[str, Any]:
+        return storage.update_note(session_id, note_id, body.text)
+
+    @app.delete("/api/sessions/{session_id}/notes/{note_id}", status_code=204)
+    def delete_note(session_id: str, note_id: int) -> Response:
+        storage.delete_note(session_id, note_id)
+        return Response(status_code=204)
+
     def live_timeline(session: Session) -> Timeline:
         return timeline_from_records(storage.frames(session.id), recognizer.labels, session.model)
 
@@ -177,14 +223,14 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         elif session.status != "done":
             raise HTTPException(409, f"analysis is {session.status}")
         # read here, not streamed later: a delete racing the download then gives a 404, not a broken response
-        return Response(path.read_bytes(), media_type="text/csv", headers={
-            "content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-timeline.csv"'})
+        return Response(path.read_bytes(), media_type="text/csv", headers=attachment(session_id, "timeline.csv"))
 
     @app.get("/api/sessions/{session_id}/summary.json")
     def summary_json(session_id: str) -> Response:
         session = storage.get(session_id)
         summary = session_summary(session)
-        return JSONResponse({**summary, "session": session.to_dict(), "notes": storage.notes(session_id)})
+        return JSONResponse({**summary, "session": session.to_dict(), "notes": storage.notes(session_id)},
+                            headers=attachment(session_id, "summary.json"))
 
     def session_summary(session: Session) -> dict[str, Any]:
         if session.kind == "live":
@@ -210,14 +256,64 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
 
         session = storage.get(session_id)
         make = report_html if form == "html" else report_pdf
-        content = make(session.name, session_summary(session), storage.notes(session_id), report_plot(session))
+        content = make(session.name, session_summary(session), storage.notes(session_id), report_plot(session),
+                       session_started=session.created, client=session.client)
         return Response(content, media_type="text/html" if form == "html" else "application/pdf",
-                        headers={"content-disposition": f'attachment; filename="rtfer-{session_id[:8]}-report.{form}"'})
+                        headers=attachment(session_id, f"report.{form}"))
+
+    def client_sessions(client: str) -> list[Session]:
+        sessions = storage.list(client=client.strip()) if client.strip() else []
+        if not sessions:
+            raise HTTPException(404, "no sessions for this client")
+        return sessions
+
+    @app.get("/api/clients/trend")
+    def client_trend(client: Annotated[str, Query(max_length=100)]) -> dict[str, Any]:
+        """Per session of the client, oldest first: date, duration, mean valence and share of time per group."""
+        rows = []
+        for session in reversed(client_sessions(client)):
+            try:
+                summary = session_summary(session)
+            except HTTPException:  # not analysed (yet): listed without numbers
+                summary = {}
+            shares = summary.get("share_of_time") or {}
+            # surprise counts with neutral, as valence counts it 0
+            groups = {group: round(sum(v for k, v in shares.items() if (GROUP_OF.get(k) or NEUTRAL) == group), 4)
+                      for group in (POSITIVE, NEUTRAL, NEGATIVE)}
+            rows.append({"id": session.id, "name": session.name, "created": session.created,
+                         "duration_s": duration(session), "groups": groups,
+                         "mean_valence": (summary.get("valence_smooth") or {}).get("mean")})
+        return {"client": client.strip(), "sessions": rows}
+
+    @app.get("/api/clients/export.zip")
+    def client_export(client: Annotated[str, Query(max_length=100)]) -> Response:
+        """Everything of a client: per session its files, its notes and session row as JSON, and reports."""
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for session in client_sessions(client):
+                folder = f"{session.created_date()}-{session.id[:8]}"  # names made here, never the client's text
+                if session.kind == "live":
+                    live_timeline(session).to_csv(storage.folder(session.id) / "timeline.csv")
+                for path in sorted(storage.folder(session.id).iterdir()):
+                    if path.is_file() and not path.name.startswith("."):
+                        archive.write(path, f"{folder}/{path.name}")
+                archive.writestr(f"{folder}/session.json", json.dumps(
+                    {"session": session.to_dict(), "notes": storage.notes(session.id)}, indent=1))
+        return Response(buffer.getvalue(), media_type="application/zip",
+                        headers={"content-disposition": 'attachment; filename="rtfer-client-export.zip"'})
+
+    @app.delete("/api/clients", status_code=204)
+    def client_erase(client: Annotated[str, Query(max_length=100)]) -> Response:
+        """Right to erasure: every session of the client, its rows, notes, frames and folder."""
+        for session in client_sessions(client):
+            storage.delete(session.id)
+        return Response(status_code=204)
 
     @app.get("/api/sessions/{session_id}/video")
     def video(session_id: str) -> FileResponse:
         session = storage.get(session_id)
-        files = list(storage.folder(session_id).glob("upload.*"))
+        folder = storage.folder(session_id)
+        files = [folder / "playable.mp4"] if (folder / "playable.mp4").is_file() else list(folder.glob("upload.*"))
         if session.kind != "upload" or not files:
             raise HTTPException(404, "this session has no video")
         # Starlette answers Range requests: the page can seek; stat here so a deleted file is a 404
@@ -225,14 +321,17 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
 
     @app.post("/api/uploads", status_code=202)
     async def upload(file: Annotated[UploadFile, File()],
-                     baseline_s: Annotated[float | None, Query(gt=0, le=600)] = None) -> dict[str, Any]:
-        """``baseline_s``: take the first seconds of the video as the client's resting baseline."""
+                     baseline_s: Annotated[float | None, Query(gt=0, le=600)] = None,
+                     client: Annotated[str, Query(max_length=100)] = "",
+                     keep_video: bool = True) -> dict[str, Any]:
+        """``baseline_s``: take the first seconds of the video as the client's resting baseline.
+        ``keep_video``: false deletes the video once analysed (only its results stay)."""
         head = await file.read(16)
         extension = sniff_video(head)
         if extension is None:
             raise HTTPException(415, "not a video this app accepts (mp4, mov, webm/mkv, avi; checked by content)")
         name = (file.filename or "video")[:200]
-        session = storage.create(name, "upload", model_name, "queued")
+        session = storage.create(name, "upload", model_name, "queued", client=client.strip())
         target = storage.folder(session.id) / f"upload.{extension}"
         size = len(head)
         with target.open("wb") as out:
@@ -245,6 +344,8 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
                     raise HTTPException(413, f"upload larger than {max_upload_mb} MB")
                 out.write(chunk)
         storage.update(session.id, video_name=name)
+        if not keep_video:
+            (storage.folder(session.id) / "discard-video").touch()  # survives a restart with the queue
         start_analysis(session.id, baseline_s)
         return storage.get(session.id).to_dict()
 
@@ -270,6 +371,14 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
                 write_analysis(path, folder, weights=weights, progress=False, on_frame=progress,
                                source_name=storage.get(session_id).video_name,
                                baseline=None if baseline_s is None else f"{baseline_s:g}s")
+                if (folder / "discard-video").exists():
+                    path.unlink()
+                    (folder / "discard-video").unlink()
+                elif not is_playable(path):  # e.g. AVI or MPEG-4 Part 2: the review plays an H.264 copy
+                    try:
+                        make_playable(path, folder / "playable.mp4")
+                    except RtferError as exc:  # the results stand; only the review's video is missing
+                        log.warning("session %s: %s", session_id, exc)
                 storage.update(session_id, status="done", progress=1.0)
             except Exception as exc:  # a worker thread: whatever happens, the session must not stay "processing"
                 if not storage.exists(session_id):
@@ -289,17 +398,26 @@ def create_app(data_dir: str | Path, weights: str = DEFAULT_MODEL, token: str | 
         except UnknownSession:
             await websocket.close(code=1008, reason="unknown session")
             return
-        if session.kind != "live" or session.status != "live":
+        resumable = session.status == "interrupted" and session_id in dropped  # cut off here, not by a restart
+        if session.kind != "live" or not (session.status == "live" or resumable):
             await websocket.close(code=1008, reason="session is not live")
             return
         if session_id in live_clients:
             await websocket.close(code=1008, reason="this session already has a client")
             return
         live_clients.add(session_id)
+        if resumable:  # the same client back after a dropped connection: the timeline goes on
+            storage.update(session_id, status="live")
         try:
             await websocket.accept()
             await stream_live(websocket, session_id)
         finally:
+            # the page posts /stop before it closes its socket: a socket gone while still live was cut off
+            # (a closed tab, a dropped network); its frames stay, and its client may come back to go on.
+            # Marked before the slot is freed (one quick UPDATE, on the loop): a client coming back then
+            # always finds the session resumable, never still live under a closing handler
+            if storage.interrupt(session_id):
+                dropped.add(session_id)
             live_clients.discard(session_id)
 
     async def stream_live(websocket: WebSocket, session_id: str) -> None:

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     created REAL NOT NULL,
     progress REAL NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
-    video_name TEXT NOT NULL DEFAULT ''
+    video_name TEXT NOT NULL DEFAULT '',
+    client TEXT NOT NULL DEFAULT ''  -- a pseudonym or code chosen by the counsellor; '' = no client
 );
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,9 +69,13 @@ class Session:
     progress: float = 0.0
     error: str = ""
     video_name: str = ""
+    client: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def created_date(self) -> str:
+        return time.strftime("%Y-%m-%d", time.localtime(self.created))
 
 
 class Storage:
@@ -86,6 +91,9 @@ class Storage:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+        if "client" not in columns:  # a data dir made before clients existed
+            self._db.execute("ALTER TABLE sessions ADD COLUMN client TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         with self._lock:
@@ -106,12 +114,13 @@ class Storage:
         return Session(**dict(row))
 
     # -- sessions ------------------------------------------------------------------------------------
-    def create(self, name: str, kind: str, model: str, status: str) -> Session:
-        session = Session(uuid.uuid4().hex, name, kind, status, model, time.time())
+    def create(self, name: str, kind: str, model: str, status: str, client: str = "") -> Session:
+        session = Session(uuid.uuid4().hex, name, kind, status, model, time.time(), client=client)
         self.folder(session.id).mkdir(parents=True)
         with self._lock, self._db:
-            self._db.execute("INSERT INTO sessions (id, name, kind, status, model, created) VALUES (?,?,?,?,?,?)",
-                             (session.id, name, kind, status, model, session.created))
+            self._db.execute("INSERT INTO sessions (id, name, kind, status, model, created, client) "
+                             "VALUES (?,?,?,?,?,?,?)",
+                             (session.id, name, kind, status, model, session.created, client))
         return session
 
     def get(self, session_id: str) -> Session:
@@ -125,13 +134,21 @@ class Storage:
             return False
         return True
 
-    def list(self) -> list[Session]:
+    def list(self, client: str | None = None) -> list[Session]:
+        """All sessions, newest first; ``client``: only that client's."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM sessions ORDER BY created DESC").fetchall()
-        return [Session(**dict(row)) for row in rows]
+            rows = (self._db.execute("SELECT * FROM sessions ORDER BY created DESC") if client is None else
+                    self._db.execute("SELECT * FROM sessions WHERE client = ? ORDER BY created DESC", (client,)))
+            return [Session(**dict(row)) for row in rows.fetchall()]
+
+    def live_duration(self, session_id: str) -> float:
+        """A live session's length: its last stored frame's time (0 without frames)."""
+        with self._lock:
+            return self._db.execute("SELECT COALESCE(MAX(time_s), 0) FROM frames WHERE session_id = ?",
+                                    (session_id,)).fetchone()[0]
 
     def update(self, session_id: str, **fields: Any) -> Session:
-        allowed = {"name", "status", "progress", "error", "video_name", "model"}
+        allowed = {"name", "status", "progress", "error", "video_name", "model", "client"}
         if not fields or set(fields) - allowed:
             raise ValueError(f"cannot update {sorted(set(fields) - allowed)}")
         assignments = ", ".join(f"{key} = ?" for key in fields)
@@ -146,6 +163,13 @@ class Storage:
             self._row(session_id)
             self._db.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
         shutil.rmtree(folder, ignore_errors=True)
+
+    def interrupt(self, session_id: str) -> bool:
+        """A live session whose client went away without Stop: ``interrupted`` (a no-op if stopped or deleted).
+        Returns whether it was still live."""
+        with self._lock, self._db:
+            return self._db.execute("UPDATE sessions SET status = 'interrupted' WHERE id = ? AND status = 'live'",
+                                    (session_id,)).rowcount > 0
 
     def recover(self) -> list[str]:
         """After a crash or kill: live sessions still marked live, and uploads whose analysis never ended.
@@ -176,6 +200,22 @@ class Storage:
             cursor = self._db.execute("INSERT INTO notes (session_id, time_s, text, created) VALUES (?,?,?,?)",
                                       (session_id, time_s, text, created))
         return {"id": cursor.lastrowid, "time_s": time_s, "text": text, "created": created}
+
+    def update_note(self, session_id: str, note_id: int, text: str) -> dict[str, Any]:
+        with self._lock, self._db:
+            self._row(session_id)
+            if not self._db.execute("UPDATE notes SET text = ? WHERE id = ? AND session_id = ?",
+                                    (text, note_id, session_id)).rowcount:
+                raise UnknownSession(session_id)
+            row = self._db.execute("SELECT id, time_s, text, created FROM notes WHERE id = ?", (note_id,)).fetchone()
+        return dict(row)
+
+    def delete_note(self, session_id: str, note_id: int) -> None:
+        with self._lock, self._db:
+            self._row(session_id)
+            if not self._db.execute("DELETE FROM notes WHERE id = ? AND session_id = ?",
+                                    (note_id, session_id)).rowcount:
+                raise UnknownSession(session_id)
 
     def notes(self, session_id: str) -> list[dict[str, Any]]:
         with self._lock:

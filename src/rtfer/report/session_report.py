@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -19,16 +20,37 @@ import matplotlib.pyplot as plt
 from matplotlib.backends.backend_pdf import PdfPages
 
 from rtfer.report.palette import EMOTION_COLORS
+from rtfer.taxonomy import GROUP_OF, NEGATIVE, NEUTRAL, POSITIVE
 
 DISCLAIMER = ("rtfer estimates facial expressions from video. Its output is decision support for a trained "
               "professional, not a diagnosis: expressions are not feelings, models trained on posed or web "
               "images err on spontaneous expressions, lighting, head pose and faces under-represented in the "
               "training data, and a session's context matters more than any score.")
-VALENCE_NOTE = ("Valence is P(happy) minus P(angry, disgust, fear, sad) of the model's output, from -1 to +1; "
-                "surprise and neutral count 0, so an unsure or surprised face reads near 0.")
+VALENCE_NOTE = ("How to read the numbers. Valence is P(happy) minus P(angry, disgust, fear, sad) of the model's "
+                "output, from -1 (negative) to +1 (positive); surprise and neutral count 0, so an unsure or "
+                "surprised face reads near 0. The line is smoothed over about a second; the shaded band is the "
+                "spread of the per-frame readings around it. The bars (and the coloured bands) show the smoothed "
+                "probability of each emotion. A numbered change marker is a shift of the shown emotion or of "
+                "valence that lasted, listed below as a sentence. This is decision support, not a diagnosis.")
 
 
-def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, list[list[str]]]:
+def clock(seconds: float) -> str:
+    """A session time as m:ss (h:mm:ss past an hour), as the page shows it."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _when(session_started: float | None) -> str:
+    """The line under the title: when the session happened (the report's own date only beside it)."""
+    made = time.strftime("%Y-%m-%d %H:%M")
+    if session_started is None:
+        return f"rtfer session report, made {made}"
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(session_started))
+    return f"Session of {started}; report made {made} by rtfer"
+
+
+def _rows(summary: dict[str, Any], notes: list[dict[str, Any]], client: str = "") -> dict[str, list[list[str]]]:
     shares = sorted(summary["share_of_time"].items(), key=lambda item: -item[1])
     valence = summary.get("valence_smooth") or {}
     baseline, corrected_mean = summary.get("baseline"), (summary.get("valence_corrected_smooth") or {}).get("mean")
@@ -38,6 +60,7 @@ def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, lis
                  if baseline and corrected_mean is not None else [["baseline", "none: valence as read"]])
     return {
         "overview": [
+            *([["client", client]] if client else []),
             ["source", str(summary["source"].get("path", ""))],
             ["model", str(summary.get("model", ""))],
             ["frames analysed", f"{summary['frames_processed']} ({summary['frames_with_face']} with a face)"],
@@ -47,9 +70,12 @@ def _rows(summary: dict[str, Any], notes: list[dict[str, Any]]) -> dict[str, lis
             ["range", "-" if valence.get("min") is None else f"{valence['min']:+.2f} to {valence['max']:+.2f}"],
         ],
         "shares": [[name, f"{100 * share:.1f}%"] for name, share in shares if share > 0],
-        "changes": [[f"{c['time_s']:.1f} s", c.get("text") or f"{c['from']} → {c['to']}, valence "
-                     f"{c['valence_before']:+.2f} → {c['valence_after']:+.2f}"] for c in summary["change_points"]],
-        "notes": [[f"{n['time_s']:.1f} s", n["text"]] for n in notes],
+        "groups": [[group, f"{100 * sum(v for k, v in shares if (GROUP_OF.get(k) or NEUTRAL) == group):.1f}%"]
+                   for group in (POSITIVE, NEUTRAL, NEGATIVE)],
+        "changes": [[f"{number}. {clock(c['time_s'])}", c.get("text") or f"{c['from']} → {c['to']}, valence "
+                     f"{c['valence_before']:+.2f} → {c['valence_after']:+.2f}"]
+                    for number, c in enumerate(summary["change_points"], 1)],
+        "notes": [[clock(n["time_s"]), n["text"]] for n in notes],
     }
 
 
@@ -59,8 +85,9 @@ def _table(rows: list[list[str]], header: list[str] | None = None) -> str:
     return f"<table>{head}{body}</table>" if rows else "<p>none</p>"
 
 
-def report_html(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None) -> str:
-    rows = _rows(summary, notes)
+def report_html(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None,
+                session_started: float | None = None, client: str = "") -> str:
+    rows = _rows(summary, notes, client)
     image = ""
     if plot_png is not None and plot_png.is_file():
         encoded = base64.b64encode(plot_png.read_bytes()).decode()
@@ -79,46 +106,53 @@ img {{ max-width: 100%; }} .share {{ display: grid; grid-template-columns: 6rem 
 .bar {{ height: 1rem; display: inline-block; }} .disclaimer {{ border-left: 4px solid #E69F00; padding: .5rem 1rem; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>Report made {time.strftime("%Y-%m-%d %H:%M")} by rtfer.</p>
+<p>{html.escape(_when(session_started))}.</p>
 <p class="disclaimer">{html.escape(DISCLAIMER)}</p>
 <h2>Overview</h2>{_table(rows["overview"])}
 <h2>Valence over time</h2><p>{html.escape(VALENCE_NOTE)}</p>{image}
 <h2>Share of time per emotion</h2>{shares or "<p>no face was seen</p>"}
+<h2>Share of time per group</h2><p>Surprise counts as neutral, as in valence.</p>{_table(rows["groups"])}
 <h2>Emotional changes</h2>{_table(rows["changes"], ["time", "change"])}
 <h2>Notes</h2>{_table(rows["notes"], ["time", "note"])}
 </body></html>
 """
 
 
-def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None) -> bytes:
-    rows = _rows(summary, notes)
+def report_pdf(title: str, summary: dict[str, Any], notes: list[dict[str, Any]], plot_png: Path | None,
+               session_started: float | None = None, client: str = "") -> bytes:
+    rows = _rows(summary, notes, client)
     buffer = io.BytesIO()
     with PdfPages(buffer) as pdf:
         fig = plt.figure(figsize=(8.27, 11.69))  # A4
         fig.text(0.07, 0.96, title, fontsize=16, weight="bold", va="top")
-        fig.text(0.07, 0.93, f"rtfer session report, {time.strftime('%Y-%m-%d %H:%M')}", fontsize=9, va="top")
-        fig.text(0.07, 0.91, DISCLAIMER, fontsize=8, va="top", wrap=True, color="#7a4b00")
-        fig.text(0.07, 0.855, VALENCE_NOTE, fontsize=8, va="top", wrap=True)
-        y = 0.82
+        fig.text(0.07, 0.93, _when(session_started), fontsize=9, va="top")
+        fig.text(0.07, 0.91, "\n".join(textwrap.wrap(DISCLAIMER, 120)), fontsize=8, va="top", color="#7a4b00")
+        fig.text(0.07, 0.86, "\n".join(textwrap.wrap(VALENCE_NOTE, 120)), fontsize=8, va="top")
+        y = 0.76
         for label, value in rows["overview"]:
             fig.text(0.07, y, f"{label}: {value}", fontsize=9)
             y -= 0.018
-        if plot_png is not None and plot_png.is_file():
-            axis = fig.add_axes((0.05, y - 0.27, 0.9, 0.26))
+        if plot_png is not None and plot_png.is_file():  # the page's full width: readable on A4
+            axis = fig.add_axes((0.02, y - 0.38, 0.96, 0.37))
             axis.imshow(plt.imread(plot_png))
             axis.axis("off")
-            y -= 0.29
-        for heading, table in (("Share of time", rows["shares"]), ("Emotional changes", rows["changes"]),
+            y -= 0.40
+        for heading, table in (("Share of time", rows["shares"]), ("Share of time per group (surprise: neutral)",
+                                                                    rows["groups"]),
+                               ("Emotional changes", rows["changes"]),
                                ("Notes", rows["notes"])):
             fig.text(0.07, y, heading, fontsize=11, weight="bold")
             y -= 0.02
             for row in table or [["none"]]:
-                if y < 0.04:
-                    pdf.savefig(fig)
-                    plt.close(fig)
-                    fig, y = plt.figure(figsize=(8.27, 11.69)), 0.95
-                fig.text(0.09, y, "   ".join(row)[:120], fontsize=9)
-                y -= 0.017
+                lines = textwrap.wrap("   ".join(row), 110) or [""]  # wrapped in full, never cut off
+                for line in lines:
+                    if y < 0.04:
+                        pdf.savefig(fig)
+                        plt.close(fig)
+                        fig, y = plt.figure(figsize=(8.27, 11.69)), 0.95
+                    fig.text(0.09, y, line, fontsize=9)
+                    y -= 0.015
+                y -= 0.004
             y -= 0.01
         pdf.savefig(fig)
         plt.close(fig)

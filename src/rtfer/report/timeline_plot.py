@@ -20,7 +20,7 @@ def plot_timeline(timeline: Timeline, path: str | Path) -> None:
     times = timeline.series("time_s")
     raw = timeline.series("valence")
     smooth = timeline.series("valence_smooth")
-    fig, ax = plt.subplots(figsize=(11, 4))
+    fig, ax = plt.subplots(figsize=(11, 5))
     step = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
     labels = [r.label for r in timeline.rows]
     start = 0
@@ -38,13 +38,21 @@ def plot_timeline(timeline: Timeline, path: str | Path) -> None:
         ax.plot(times, timeline.series("valence_corrected_smooth"), color="#D55E00", linewidth=1.8,
                 label="valence corrected for the person's baseline")
     ax.axhline(0, color="#444444", linewidth=0.8, linestyle=":")
-    for change in timeline.change_points:
+    span = (times[-1] - times[0]) if len(times) > 1 else 1.0
+    last_at: list[float] = []  # per label row above the plot: where its last number ends
+    for number, change in enumerate(timeline.change_points, 1):
         ax.axvline(change.time_s, color="#CC0000", linewidth=1.2, linestyle="--")
-        ax.annotate(f"{change.before} → {change.after}", (change.time_s, 0.95), fontsize=8, rotation=90,
-                    va="top", ha="right", color="#CC0000")
+        # numbered (the report lists the changes by number) above the axes, never over the line; a number
+        # too close to the previous one on a row goes to the next row
+        row = next((i for i, end in enumerate(last_at) if change.time_s - end > span * 0.025),
+                   min(len(last_at), 2))
+        last_at[row:row + 1] = [change.time_s]
+        ax.annotate(str(number), (change.time_s, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(0, 3 + 10 * row), textcoords="offset points", fontsize=8, ha="center", va="bottom",
+                    color="#CC0000", annotation_clip=False)
     ax.set(xlim=(times[0] if len(times) else 0, (times[-1] + step) if len(times) else 1), ylim=(-1.05, 1.05),
-           xlabel="time (s)", ylabel="valence  (negative ← 0 → positive)",
-           title=f"{Path(timeline.info.source).name}: valence over time ({timeline.model})")
+           xlabel="time (s)", ylabel="valence  (negative ← 0 → positive)")
+    ax.set_title(f"{Path(timeline.info.source).name}: valence over time ({timeline.model})", pad=36)
     present = [name for name in timeline.labels if name in set(labels)]
     handles = ax.get_legend_handles_labels()[0] + [Patch(color=EMOTION_COLORS.get(n, "#fff"), alpha=0.4, label=n)
                                                   for n in present]

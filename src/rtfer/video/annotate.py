@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from rtfer.errors import RtferError
 from rtfer.report.palette import bgr
+from rtfer.video.h264 import H264Writer
 from rtfer.video.sources import frame_step
 from rtfer.video.timeline import FrameResult, Timeline
 
@@ -21,15 +21,13 @@ class AnnotatedWriter:
     def __init__(self, path: str | Path, every: int = 1, fps: float | None = None):
         self.path = Path(path)
         self.every, self.fps = every, fps  # the subsampling of the analysis, to time the output
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: H264Writer | None = None
 
     def write(self, frame: np.ndarray, result: FrameResult, timeline: Timeline) -> None:
         if self._writer is None:
             height, width = frame.shape[:2]
             rate = timeline.info.fps / frame_step(timeline.info.fps, self.every, self.fps)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), rate, (width, height))
-            if not self._writer.isOpened():
-                raise RtferError(f"cannot write video {self.path}")
+            self._writer = H264Writer(self.path, rate, (width, height))  # H.264: browsers play it
         self._writer.write(self.draw(frame.copy(), result, timeline))
 
     @staticmethod
@@ -61,5 +59,5 @@ class AnnotatedWriter:
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            writer.close()

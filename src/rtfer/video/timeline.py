@@ -120,7 +120,7 @@ class Timeline:
 
     def to_csv(self, path: str | Path) -> None:
         with Path(path).open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self.columns)
+            writer = csv.DictWriter(handle, fieldnames=self.columns, lineterminator="\n")  # not the csv module's CRLF
             writer.writeheader()
             for record in self.records():
                 writer.writerow({k: "" if v is None else v for k, v in record.items()})
