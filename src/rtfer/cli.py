@@ -467,7 +467,7 @@ COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "evaluat
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:  # building the parser imports the training code: seconds in which Ctrl-C must not print a traceback
+    try:  # Ctrl-C while the parser is built must not print a traceback either
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
         print("rtfer: interrupted", file=sys.stderr)

@@ -26,7 +26,7 @@ def to_scheme_index(label: int, target: LabelScheme) -> int | None:
     return None if mapped is None else target.labels.index(mapped)
 
 
-def predict_probs(engine: Engine, images: np.ndarray, tta: bool = False, batch_size: int = 256) -> np.ndarray:
+def engine_probs(engine: Engine, images: np.ndarray, tta: bool = False, batch_size: int = 256) -> np.ndarray:
     """Probabilities for uint8 faces in batches; with ``tta`` from the mean logits of each face and its mirror."""
     out = [np.zeros((0, len(engine.meta.labels)), np.float32)]
     for start in range(0, len(images), batch_size):
@@ -82,7 +82,7 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
         data = read_image_folder(data_dir, scheme=ALL_EMOTIONS, size=meta.input_size, skip_unknown=True)
         data = prepare_for_model(data, alignment, meta.input_size)
     data, left_out = to_scheme(data, target)
-    probs = predict_probs(engine, data.images, tta=tta)
+    probs = engine_probs(engine, data.images, tta=tta)
     if grouped:
         probs = to_groups(probs, model_labels)
     y_true, y_pred = data.labels, probs.argmax(1)
