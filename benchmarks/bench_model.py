@@ -1,5 +1,6 @@
 """Model cost: parameters, size, FLOPs per face and CPU latency per face (ONNX Runtime float32 and, when the
-model ships one, its 8-bit graph; PyTorch).
+model ships one, its 8-bit graph; PyTorch), and the per-face cost of the test-time views of ``rtfer
+evaluate --tta`` (mirror, ten crops; float32 ONNX, batches of 64 faces as evaluate runs them).
 
     python benchmarks/bench_model.py --weights msfernet-fer2013-7 --out docs/results/model_cost.json
 """
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from rtfer.evaluation.evaluate import engine_probs
 from rtfer.runtime.engine import load_engine
 from rtfer.runtime.quantize import int8_path
 from rtfer.runtime.torch_weights import load_model
@@ -56,6 +58,10 @@ def main() -> None:
         engine = load_engine(args.weights, backend)
         result[f"{backend}_ms_per_face_batch1"] = per_face_ms(engine.predict, faces[:1], repeats=100)
         result[f"{backend}_ms_per_face_batch64"] = per_face_ms(engine.predict, faces)
+    engine = load_engine(args.weights, "onnx")
+    for tta in ("flip", "crops"):
+        result[f"onnx_ms_per_face_batch64_tta_{tta}"] = per_face_ms(
+            lambda batch, tta=tta: engine_probs(engine, batch, tta=tta, batch_size=64), faces, repeats=5)
     print(json.dumps(result, indent=1))
     if args.out:
         args.out.write_text(json.dumps(result, indent=1))

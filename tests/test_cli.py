@@ -30,7 +30,7 @@ def assert_clean_error(result: subprocess.CompletedProcess, message: str) -> Non
 
 
 
-@pytest.mark.parametrize("command", ["train", "cv", "evaluate", "models"])
+@pytest.mark.parametrize("command", ["train", "cv", "teacher-targets", "evaluate", "models"])
 def test_every_command_has_help(command):
     result = rtfer(command, "--help")
     assert result.returncode == 0 and "usage: rtfer " + command in result.stdout
@@ -216,3 +216,43 @@ def test_evaluate_video_on_stretches_of_the_shared_clips(tmp_path):
     happy = next(c for c in report["clips"] if c["emotion"] == "happy")
     assert happy["dominant"] == "happy" and happy["valence"] > 0.5 and happy["valence_corrected"] > 0.5
     assert report["baseline"]["frames"] == 17
+
+
+def test_ensemble_teacher_targets_and_a_distilled_student(weights, tmp_path):
+    train = write_tree(tmp_path / "train", {"happy": 20, "sad": 20}, seed=1)
+    val = write_tree(tmp_path / "val", {"happy": 8, "sad": 8}, seed=2)
+    targets = tmp_path / "teacher.safetensors"
+    result = rtfer("teacher-targets", "--weights", str(weights), str(weights), "--data", str(train),
+                   "--out", str(targets))
+    assert result.returncode == 0, result.stderr
+    meta = json.loads(targets.with_suffix(".json").read_text())
+    assert meta["faces"] == 40 and meta["teachers"] == [str(weights)] * 2 and meta["views"] == "flip"
+    student = ["train", "--data", str(train), "--val", str(val), "--epochs", "1", "--batch-size", "16",
+               "--width", "8", "8", "16", "32", "--teacher", str(targets), "--schedule", "plateau", "--crop", "40",
+               "--out", str(tmp_path / "student")]
+    result = rtfer(*student)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "student" / "best.json").read_text())["training"]["config"]["teacher"] == str(targets)
+    # targets of other faces are refused in one line
+    other = write_tree(tmp_path / "other", {"happy": 20, "sad": 21}, seed=3)
+    assert_clean_error(rtfer(*[str(other) if a == str(train) else a for a in student[:-1]], str(tmp_path / "s2")),
+                       "were made for other training faces")
+
+    single, pair = (json.loads(rtfer("evaluate", "--weights", *names, "--data", str(val), "--json").stdout)
+                    for names in ([str(weights)], [str(weights), str(weights)]))
+    assert pair["accuracy"] == single["accuracy"] and pair["weights"] == f"{weights}+{weights}"
+    crops = json.loads(rtfer("evaluate", "--weights", str(weights), "--data", str(val), "--tta", "crops",
+                             "--dedupe-against", str(train), "--json").stdout)
+    assert crops["tta"] == "crops" and crops["deduplicated"]["copies"] == 0 and crops["deduplicated"]["n"] == 16
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["teacher-targets", "--weights", "msfernet-fer2013-7", "--data", ".", "--out", "t.npz"],
+     "must name a .safetensors"),
+    (["evaluate", "--weights", "msfernet-fer2013-7", "vggs-fer2013-7", "--data", "."], "an ensemble needs them equal"),
+    (["evaluate", "--weights", "msfernet-fer2013-7", "--data", ".", "--dedupe-against", "/no/such/dir"],
+     "dataset folder not found"),
+])
+def test_bad_ensemble_and_dedupe_arguments(args, message, tmp_path):
+    write_tree(tmp_path, {"happy": 2, "sad": 2})
+    assert_clean_error(rtfer(*args, cwd=tmp_path), message)

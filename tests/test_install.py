@@ -95,11 +95,19 @@ def test_evaluate_on_the_base_install(tmp_path):
     assert report["n"] == 12 and report["backend"] == "onnx" and 0 <= report["accuracy"] <= 1
     assert (tmp_path / "report" / "confusion.png").is_file()
     assert loaded(result)["loaded"] == []
+    # ten crops, an ensemble and the deduplicated scores need no training extra either
+    result = without_training("evaluate", "--weights", "msfernet-fer2013-7", "msfernet-fer2013-7", "--data", str(data),
+                              "--tta", "crops", "--dedupe-against", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[0])
+    assert report["tta"] == "crops" and report["deduplicated"]["copies"] == 12
+    assert loaded(result)["loaded"] == []
 
 
 @pytest.mark.parametrize("args", [
     ["train", "--data", "{data}", "--out", "{tmp}/run"],
     ["cv", "--data", "{data}", "--out", "{tmp}/cv"],
+    ["teacher-targets", "--weights", "msfernet-fer2013-7", "--data", "{data}", "--out", "{tmp}/t.safetensors"],
     ["evaluate", "--weights", "msfernet-fer2013-7", "--data", "{data}", "--backend", "torch"],
 ])
 def test_training_commands_name_the_extra_they_need(args, tmp_path):

@@ -66,3 +66,22 @@ def test_derived_group_model_matches_the_group_probabilities():
     with torch.no_grad():
         expected = to_groups(torch.softmax(base(x), 1).numpy(), FER7.labels)
         assert torch.allclose(torch.softmax(derived(x), 1), torch.from_numpy(expected), atol=1e-5)
+
+
+def test_vggnet_stays_within_the_budget_of_the_second_architecture():
+    model = create_model("vggnet", num_classes=7).eval()
+    assert count_params(model) <= 2.5e6 and gflops(model) <= 0.45
+    x = torch.randn(2, 1, 48, 48)
+    assert model(x).shape == (2, 7) and model.forward_features(x).shape == (2, model.num_features)
+    assert model.class_heads() == [model.head]
+
+
+def test_vggnet_runs_on_onnx_runtime_as_in_pytorch(tmp_path):
+    import numpy as np
+
+    from conftest import random_weights
+    from rtfer.runtime.engine import TorchEngine, load_engine
+
+    path = random_weights(tmp_path, "tiny-vggnet", "vggnet", {"widths": [8, 8, 16, 16]}, 48)
+    faces = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    assert np.abs(load_engine(str(path), "onnx").logits(faces) - TorchEngine(str(path)).logits(faces)).max() <= 1e-4

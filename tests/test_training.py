@@ -63,14 +63,43 @@ def test_both_precisions_learn(separable, tmp_path, precision):
     assert all(t.dtype == torch.float32 for t in weights.state_dict().values() if t.is_floating_point())
 
 
-def test_auto_precision_uses_bf16_only_where_it_is_fast(monkeypatch):
+def test_auto_precision_is_decided_by_a_measured_probe():
     from rtfer.train.trainer import use_bf16
 
     cpu = torch.device("cpu")
-    for amx in (True, False):
-        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
-        assert use_bf16("auto", cpu) is amx
+    assert use_bf16("auto", cpu, {False: 1.0, True: 0.6}.get)  # AVX-512 BF16 / AMX: bf16 is faster
+    assert not use_bf16("auto", cpu, {False: 1.0, True: 4.6}.get)  # AVX2 emulates bf16: 4.6x slower here
+    assert not use_bf16("auto", cpu, {False: 1.0, True: 0.95}.get)  # not worth it under a 10% gain
     assert use_bf16("auto", torch.device("cuda")) and use_bf16("bf16", cpu) and not use_bf16("fp32", cpu)
+
+
+def test_the_precision_verdict_is_measured_once_per_machine_and_model(tmp_path, monkeypatch):
+    from rtfer.train.trainer import use_bf16
+
+    monkeypatch.setenv("RTFER_CACHE", str(tmp_path))
+    calls = []
+
+    def probe(bf16: bool) -> float:
+        calls.append(bf16)
+        return 0.5 if bf16 else 1.0
+
+    cpu = torch.device("cpu")
+    assert use_bf16("auto", cpu, probe, cache_key="cpu-a|msfernet") and len(calls) == 2
+    assert use_bf16("auto", cpu, probe, cache_key="cpu-a|msfernet") and len(calls) == 2
+    assert use_bf16("auto", cpu, probe, cache_key="cpu-b|msfernet") and len(calls) == 4
+    for cached in tmp_path.glob("precision-*.json"):
+        cached.write_text("damaged")
+    assert use_bf16("auto", cpu, probe, cache_key="cpu-a|msfernet") and len(calls) == 6
+
+
+def test_the_probe_times_real_steps_and_leaves_the_model_as_it_was(separable, tmp_path):
+    from rtfer.train.trainer import step_seconds
+
+    trainer = Trainer(config(), separable[0], None, tmp_path, show_progress=False)
+    before = {k: v.clone() for k, v in trainer.learner.state_dict().items()}
+    batch = torch.randn(4, 1, 48, 48)
+    assert 0 < step_seconds(trainer.learner, batch, bf16=False) < 10
+    assert all(torch.equal(before[k], v) for k, v in trainer.learner.state_dict().items())
 
 
 def test_two_stage_pretrains_then_fine_tunes(separable, tmp_path):
@@ -90,6 +119,38 @@ def test_resume_continues_the_same_run(separable, tmp_path):
     assert resumed.start_epoch == 1
     resumed.fit()
     assert [r["epoch"] for r in csv.DictReader((tmp_path / "history.csv").open())] == ["1", "2"]
+
+
+def test_plateau_schedule_drops_the_rate_and_resumes_exactly(separable, tmp_path):
+    train, val = separable
+    plateau = dict(schedule="plateau", plateau_patience=0, plateau_factor=0.5, warmup_epochs=1, crop=40,
+                   precision="fp32")
+    Trainer(config(epochs=4, **plateau), train, val, tmp_path / "straight", show_progress=False).fit()
+    Trainer(config(epochs=2, **plateau), train, val, tmp_path / "split", show_progress=False).fit()
+    Trainer(config(epochs=4, **plateau), train, val, tmp_path / "split", resume=True, show_progress=False).fit()
+    straight, split = (list(csv.DictReader((tmp_path / run / "history.csv").open())) for run in ("straight", "split"))
+    keys = ("lr", "train_loss", "val_acc")
+    assert [[r[k] for k in keys] for r in straight] == [[r[k] for k in keys] for r in split]
+    rates = [float(r["lr"]) for r in straight]
+    assert rates[1] == pytest.approx(0.05)  # full rate once the 1-epoch warm-up is over
+    for before, after, row in zip(rates[1:], rates[2:], straight[1:], strict=False):
+        assert after == pytest.approx(before) or after == pytest.approx(before / 2), row
+    state = json.loads((tmp_path / "split" / "checkpoint.json").read_text())["plateau"]
+    assert state["mode"] == "max" and state["factor"] == 0.5
+
+
+def test_plateau_schedule_needs_validation_data(separable, tmp_path):
+    with pytest.raises(RtferError, match="needs validation data"):
+        Trainer(config(schedule="plateau"), separable[0], None, tmp_path)
+
+
+def test_random_crops_keep_the_input_size():
+    from rtfer.train.augment import face_augmentation
+
+    faces = torch.rand(6, 1, 48, 48)
+    for strength in (0.0, 1.0):
+        out = face_augmentation(strength, "fer", crop=40, size=48)(faces)
+        assert out.shape == faces.shape and not torch.equal(out, faces)
 
 
 def test_resume_without_checkpoint_is_a_clear_error(separable, tmp_path):
@@ -142,7 +203,8 @@ def test_schedule_warms_up_then_decays():
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("supcon", "maybe", "--supcon"), ("optimizer", "lbfgs", "--optimizer"), ("epochs", 0, "at least 1 epoch"),
-    ("precision", "fp8", "--precision")])
+    ("precision", "fp8", "--precision"), ("schedule", "step", "--schedule"), ("crop", 60, "--crop"),
+    ("distil_weight", 2.0, "--distil-weight")])
 def test_bad_config_is_rejected(field, value, message):
     with pytest.raises(RtferError, match=message):
         TrainConfig(**{field: value})
@@ -167,3 +229,28 @@ def test_ema_warms_up_instead_of_keeping_the_initial_weights():
         ema.update_parameters(net)
     lag = float((net.weight[0, 0] - ema.module.weight[0, 0]).detach())
     assert 0 < lag < 10  # a plain 0.999 EMA would lag by about 49
+
+
+def test_distillation_loss_is_zero_when_the_student_agrees_with_the_teacher():
+    from rtfer.train.distil import distillation_loss
+
+    teacher = torch.softmax(torch.randn(5, 7), 1)
+    assert distillation_loss(teacher.log(), teacher, 2.0).abs() < 1e-5
+    assert distillation_loss(torch.randn(5, 7), teacher, 2.0) > 0.01
+
+
+def test_teacher_targets_belong_to_one_training_set(separable, tmp_path):
+    from rtfer.train.distil import load_teacher_targets, write_teacher_targets
+
+    train, val = separable
+    Trainer(config(epochs=2), train, val, tmp_path / "teacher", show_progress=False).fit()
+    teacher = str(tmp_path / "teacher" / "best.safetensors")
+    targets = write_teacher_targets([teacher, teacher], train, tmp_path / "targets.safetensors")
+    probs = load_teacher_targets(targets, train)
+    assert probs.shape == (len(train), len(train.scheme))
+    assert torch.allclose(probs.sum(1), torch.ones(len(train)), atol=1e-4)
+    with pytest.raises(RtferError, match="other training faces"):
+        load_teacher_targets(targets, train.subset(np.arange(len(train) - 1)))
+    student = Trainer(config(teacher=str(targets), epochs=3, model_config={**SMALL, "widths": [8, 8, 16, 16]}),
+                      train, val, tmp_path / "student", show_progress=False).fit()
+    assert student["val"]["accuracy"] > 0.75

@@ -15,7 +15,7 @@ log = logging.getLogger("rtfer")
 
 
 def _add_training_args(parser: argparse.ArgumentParser) -> None:
-    from rtfer.train import AUGMENT_POLICIES, PRECISIONS, SUPCON_MODES
+    from rtfer.train import AUGMENT_POLICIES, PRECISIONS, SCHEDULES, SUPCON_MODES
 
     parser.add_argument("--model", default="msfernet", help="registered model name (default: msfernet)")
     parser.add_argument("--labels", type=int, choices=(7, 3), default=7,
@@ -32,6 +32,11 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate (default: 0.05 SGD at batch 128, 2e-3 AdamW)")
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--warmup-epochs", type=float, default=1.0)
+    parser.add_argument("--schedule", choices=SCHEDULES, default="cosine",
+                        help="after warm-up: cosine decay (default) or ReduceLROnPlateau on val accuracy")
+    parser.add_argument("--plateau-patience", type=int, default=5, metavar="EPOCHS",
+                        help="plateau schedule: epochs without a better val accuracy before the rate drops")
+    parser.add_argument("--plateau-factor", type=float, default=0.75, help="plateau schedule: rate multiplier")
     parser.add_argument("--label-smoothing", type=float, default=0.1)
     parser.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
                         help="keep an exponential moving average of the weights (e.g. 0.999)")
@@ -40,6 +45,16 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment-policy", choices=AUGMENT_POLICIES,
                         help="fer (shift/rotate/flip/jitter/erase) or brightness-blur (the 35 variants of "
                              "arXiv 2504.03010); default: the model's own (msfernet fer, vggs brightness-blur)")
+    parser.add_argument("--crop", type=int, default=0, metavar="PX",
+                        help="random square crops of PX to full size, resized back (e.g. 44 for 48-px faces; "
+                             "pairs with evaluate --tta crops)")
+    parser.add_argument("--teacher", metavar="TARGETS",
+                        help="distil from teacher targets written by 'rtfer teacher-targets' for this data")
+    parser.add_argument("--distil-weight", type=float, default=0.5,
+                        help="share of the distillation loss against cross-entropy (default 0.5)")
+    parser.add_argument("--distil-temperature", type=float, default=2.0, help="softening temperature T")
+    parser.add_argument("--no-clean", action="store_true",
+                        help="keep blank faces and copies with conflicting labels (dropped by default)")
     parser.add_argument("--mixup", type=float, default=0.0, metavar="P",
                         help="blend a share P of faces with a partner face (same subject when known); "
                              "the blend proportions are the intensity targets of models with an intensity head")
@@ -47,6 +62,7 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
                         help="weight of the intensity loss (sigmoid cross-entropy) for models that have one")
     parser.add_argument("--width", type=int, nargs="+", metavar="C",
                         help="model widths (msfernet: 4 numbers, vggs: 3)")
+    parser.add_argument("--dropout", type=float, metavar="P", help="dropout before the classifier (model default)")
     parser.add_argument("--no-cbam", action="store_true", help="ablation: drop CBAM attention")
     parser.add_argument("--single-scale", action="store_true", help="ablation: drop the 5x5 branches")
     parser.add_argument("--subset", type=int, help="train on a stratified random subset of N faces")
@@ -80,12 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
                     help="subject-independent folds, or image-level (only to compare with papers using it)")
     _add_training_args(cv)
 
+    teacher = sub.add_parser("teacher-targets", help="store an ensemble's probabilities on the training faces",
+                             description="Run the models in --weights once over every face of --data (prepared "
+                                         "and cleaned as 'rtfer train' does) and store their mean probabilities "
+                                         "in --out, for 'rtfer train --teacher'.")
+    teacher.add_argument("--weights", required=True, nargs="+", metavar="WEIGHTS", help="the teacher models")
+    teacher.add_argument("--data", required=True, help="the training data of the student")
+    teacher.add_argument("--labels", type=int, choices=(7, 3), default=7)
+    teacher.add_argument("--model", default="msfernet", help="the student's architecture (its input size)")
+    teacher.add_argument("--tta", choices=("flip", "crops"), default="flip",
+                         help="fixed views each teacher sees of every face (default flip)")
+    teacher.add_argument("--no-clean", action="store_true", help="as for rtfer train")
+    teacher.add_argument("--out", required=True, type=Path, metavar="FILE.safetensors")
+
     evaluate = sub.add_parser("evaluate", help="score weights on an emotion-folder tree",
-                              description="Score WEIGHTS (a shipped model name or .safetensors file) on DIR.")
-    evaluate.add_argument("--weights", required=True)
+                              description="Score WEIGHTS (a shipped model name or .safetensors file; several: "
+                                          "their ensemble, the mean of their probabilities) on DIR.")
+    evaluate.add_argument("--weights", required=True, nargs="+")
     evaluate.add_argument("--data", required=True, metavar="DIR")
     evaluate.add_argument("--labels", type=int, choices=(7, 3), help="7 classes or 3 valence groups")
-    evaluate.add_argument("--tta", action="store_true", help="average with the mirrored face")
+    evaluate.add_argument("--tta", nargs="?", const="flip", choices=("flip", "crops"),
+                          help="test-time views: flip (the face and its mirror; plain --tta) or crops (ten crops)")
+    evaluate.add_argument("--dedupe-against", metavar="TRAIN_DIR",
+                          help="also score only the faces with no exact or mirrored copy in TRAIN_DIR")
     evaluate.add_argument("--backend", choices=("onnx", "onnx-int8", "torch"), default="onnx",
                           help="onnx: the float32 graph of the weights (default); onnx-int8: the shipped 8-bit "
                                "graph; torch: the PyTorch model (needs rtfer[train])")
@@ -208,6 +241,8 @@ def _train_config(args: argparse.Namespace):
     model_config = {}
     if args.width:
         model_config["widths"] = list(args.width)
+    if args.dropout is not None:
+        model_config["dropout"] = args.dropout
     if args.no_cbam:
         model_config["cbam"] = False
     if args.single_scale:
@@ -216,10 +251,12 @@ def _train_config(args: argparse.Namespace):
         model=args.model, model_config=model_config, supcon=args.supcon, supcon_weight=args.supcon_weight,
         temperature=args.temperature, pretrain_epochs=args.pretrain_epochs, epochs=args.epochs or 30,
         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs, label_smoothing=args.label_smoothing, ema_decay=args.ema,
+        warmup_epochs=args.warmup_epochs, schedule=args.schedule, plateau_patience=args.plateau_patience,
+        plateau_factor=args.plateau_factor, label_smoothing=args.label_smoothing, ema_decay=args.ema,
         class_weighting=args.class_weighting, augment=args.augment, augment_policy=args.augment_policy or "",
-        mixup=args.mixup, intensity_weight=args.intensity_weight, seed=args.seed, device=args.device,
-        precision=args.precision,
+        crop=args.crop, teacher=str(args.teacher or ""), distil_weight=args.distil_weight,
+        distil_temperature=args.distil_temperature, clean=not args.no_clean, mixup=args.mixup,
+        intensity_weight=args.intensity_weight, seed=args.seed, device=args.device, precision=args.precision,
     )
 
 
@@ -235,7 +272,9 @@ def _resumed_config(args: argparse.Namespace):
     return replace(saved, epochs=args.epochs or saved.epochs, device=args.device, precision=args.precision)
 
 
-def _load_training_data(source: str, model: str, labels: int):
+def _load_training_data(source: str, model: str, labels: int, clean: bool = False, notes: dict | None = None):
+    """Faces of ``source`` as ``model`` takes them; with ``clean`` without blank faces and conflicting copies
+    (what was dropped is recorded in ``notes["cleaning"]``)."""
     from rtfer.data.aligned import prepare_for_model
     from rtfer.data.labels import to_scheme
     from rtfer.data.readers import read_dataset
@@ -244,6 +283,19 @@ def _load_training_data(source: str, model: str, labels: int):
 
     spec = model_spec(model)
     data = prepare_for_model(read_dataset(source, size=spec.input_size), spec.alignment, spec.input_size)
+    if clean:
+        from rtfer.data.dedupe import HASH_SIZE, clean_training_set
+
+        small = None
+        if data.images.shape[1] != HASH_SIZE:  # compare the faces at their FER2013 size, by file
+            if not data.paths:
+                raise RtferError(f"{source}: cannot clean faces without file names; pass --no-clean")
+            native = read_dataset(source, size=HASH_SIZE)
+            where = {path: i for i, path in enumerate(native.paths)}
+            small = native.images[[where[path] for path in data.paths]]
+        data, cleaning = clean_training_set(data, small)
+        if notes is not None:
+            notes["cleaning"] = cleaning.as_dict()
     if labels == 3:
         data, left_out = to_scheme(data, VALENCE3)
         log.info("3-group labels: left out %s", left_out or "nothing")
@@ -268,7 +320,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         saved = load_checkpoint_state(args.out).get("data", {})
         args.labels, args.subset = saved.get("labels", args.labels), saved.get("subset", args.subset)
-    train = _subset(_load_training_data(args.data, config.model, args.labels), args.subset, config.seed)
+    notes: dict = {}
+    train = _subset(_load_training_data(args.data, config.model, args.labels, clean=config.clean, notes=notes),
+                    args.subset, config.seed)
     val = _load_training_data(args.val, config.model, args.labels) if args.val else None
     if val is not None and val.scheme != train.scheme:
         from rtfer.data.labels import to_scheme
@@ -276,7 +330,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         val, left_out = to_scheme(val, train.scheme)
         log.info("validation: left out %s", left_out)
     description = {"train": str(args.data), "val": str(args.val or ""), "labels": args.labels,
-                   "subset": args.subset}
+                   "subset": args.subset, **notes}
     log.info("training %s on %d faces (%s)%s", config.model, len(train), train.scheme.name,
              f", validating on {len(val)}" if val is not None else "")
     trainer = Trainer(config, train, val, args.out, data_description=description, init_weights=args.init_from,
@@ -293,7 +347,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     from rtfer.train.cv import cross_validate
 
     config = _train_config(args)
-    data = _load_training_data(args.data, config.model, args.labels)
+    data = _load_training_data(args.data, config.model, args.labels, clean=config.clean)
     result = cross_validate(config, data, args.folds, args.out, split=args.split,
                             data_description={"train": str(args.data), "labels": args.labels},
                             init_weights=args.init_from)
@@ -301,16 +355,31 @@ def cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_teacher_targets(args: argparse.Namespace) -> int:
+    from rtfer.train.distil import write_teacher_targets
+
+    if args.out.suffix != ".safetensors":
+        raise RtferError("--out must name a .safetensors file")
+    data = _load_training_data(args.data, args.model, args.labels, clean=not args.no_clean)
+    print(write_teacher_targets(args.weights, data, args.out, tta=args.tta))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from rtfer.evaluation.evaluate import evaluate_weights
 
-    report = evaluate_weights(args.weights, args.data, labels=args.labels, tta=args.tta, out_dir=args.out,
-                              detect=args.detect, backend=args.backend)
+    weights = args.weights[0] if len(args.weights) == 1 else args.weights
+    report = evaluate_weights(weights, args.data, labels=args.labels, tta=args.tta, out_dir=args.out,
+                              detect=args.detect, backend=args.backend, dedupe_against=args.dedupe_against)
     if args.json:
         print(json.dumps(report))
         return 0
     print(f"{report['weights']} on {report['data']}: {report['n']} faces")
     print(f"accuracy {report['accuracy']:.4f}   macro-F1 {report['macro_f1']:.4f}")
+    if "deduplicated" in report:
+        dedup = report["deduplicated"]
+        print(f"without the {dedup['copies']} copies of training faces ({dedup['n']} faces): accuracy "
+              f"{dedup['accuracy']:.4f}   macro-F1 {dedup['macro_f1']:.4f}")
     for name, scores in report["per_class"].items():
         print(f"  {name:<10} precision {scores['precision']:.3f}  recall {scores['recall']:.3f}  "
               f"f1 {scores['f1']:.3f}  n {scores['support']}")
@@ -461,7 +530,8 @@ EXTRA_OF_MODULE = {"torch": "train", "kornia": "train", "sklearn": "train", "onn
                    "dask": "batch", "distributed": "batch", "pyarrow": "batch", "bokeh": "batch",
                    "dask_jobqueue": "slurm", "cryptography": "slurm"}
 
-COMMANDS = {"train": cmd_train, "cv": cmd_cv, "evaluate": cmd_evaluate, "evaluate-video": cmd_evaluate_video,
+COMMANDS = {"train": cmd_train, "cv": cmd_cv, "teacher-targets": cmd_teacher_targets, "evaluate": cmd_evaluate,
+            "evaluate-video": cmd_evaluate_video,
             "analyze": cmd_analyze, "batch": cmd_batch,
             "export": cmd_export, "serve": cmd_serve, "models": cmd_models}
 

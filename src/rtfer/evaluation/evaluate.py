@@ -10,12 +10,13 @@ import numpy as np
 
 from rtfer.data.aligned import prepare_for_model
 from rtfer.data.labels import target_name, to_scheme
-from rtfer.data.readers import read_image_folder
+from rtfer.data.readers import FaceDataset, read_image_folder
 from rtfer.errors import RtferError
 from rtfer.evaluation.intensity import intensity_report
 from rtfer.evaluation.metrics import classification_report
 from rtfer.models import model_spec
 from rtfer.runtime.engine import Engine, load_engine, softmax
+from rtfer.runtime.views import test_views, tta_mode
 from rtfer.runtime.weights import resolve_weights
 from rtfer.taxonomy import ALL_EMOTIONS, VALENCE3, LabelScheme, get_scheme, to_groups
 
@@ -26,23 +27,38 @@ def to_scheme_index(label: int, target: LabelScheme) -> int | None:
     return None if mapped is None else target.labels.index(mapped)
 
 
-def engine_probs(engine: Engine, images: np.ndarray, tta: bool = False, batch_size: int = 256) -> np.ndarray:
-    """Probabilities for uint8 faces in batches; with ``tta`` from the mean logits of each face and its mirror."""
+def engine_probs(engine: Engine, images: np.ndarray, tta: bool | str = False, batch_size: int = 256
+                 ) -> np.ndarray:
+    """Probabilities for uint8 faces in batches, from the mean logits over the test views ``tta`` names
+    (``flip`` or ``True``: the face and its mirror; ``crops``: ten crops, see :mod:`rtfer.runtime.views`)."""
     out = [np.zeros((0, len(engine.meta.labels)), np.float32)]
     for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
-        logits = engine.logits(batch)
-        if tta:
-            logits = (logits + engine.logits(batch[:, :, ::-1])) / 2
+        views = list(test_views(images[start:start + batch_size], tta))
+        logits = np.mean([engine.logits(view) for view in views], axis=0)
         out.append(softmax(logits.astype(np.float64)).astype(np.float32))
     return np.concatenate(out)
 
 
-def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = None, tta: bool = False,
-                     out_dir: str | Path | None = None, detect: bool = False, backend: str = "onnx"
-                     ) -> dict[str, Any]:
+def training_copies(data: FaceDataset, data_dir: str | Path, train_dir: str | Path) -> np.ndarray:
+    """Mask of the faces of ``data`` (read from ``data_dir``) that are exact or mirrored copies of a face
+    in ``train_dir``."""
+    from rtfer.data.dedupe import HASH_SIZE, copies_of, training_keys
+
+    if data.images.shape[1] == HASH_SIZE:
+        faces = data.images
+    else:  # compare at FER2013's own size: read the same files again, unresized
+        native = read_image_folder(data_dir, scheme=ALL_EMOTIONS, size=HASH_SIZE, skip_unknown=True)
+        where = {path: i for i, path in enumerate(native.paths)}
+        faces = native.images[[where[path] for path in data.paths]]
+    return copies_of(faces, training_keys(train_dir))
+
+
+def evaluate_weights(weights: str | list[str], data_dir: str | Path, labels: int | None = None,
+                     tta: bool | str = False, out_dir: str | Path | None = None, detect: bool = False,
+                     backend: str = "onnx", dedupe_against: str | Path | None = None) -> dict[str, Any]:
     """Accuracy, macro-F1, per-class scores and confusion of ``weights`` on ``data_dir``.
 
+    Several ``weights`` are scored as an ensemble: the mean of their probabilities (same classes and input).
     ``labels=3`` scores the three valence groups (a 7-class model's probabilities are summed into
     groups after removing surprise). Folders of classes the model cannot output are left out and
     counted under ``left_out``. With ``detect`` the images are whole photos: the largest face in each is
@@ -51,10 +67,20 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
     intensity head the report adds ``intensity`` (see :mod:`rtfer.evaluation.intensity`). ``backend``: the
     engine that scores (``onnx``: the float32 graph, default; ``onnx-int8``: the shipped 8-bit graph;
     ``torch``: the PyTorch model, with ``rtfer[train]``).
+    With ``dedupe_against`` (a training folder) the report adds ``deduplicated``: the same scores on the
+    faces that have no exact or mirrored copy there (:mod:`rtfer.data.dedupe`).
     With ``out_dir`` the report, confusion matrix and error gallery are written there too.
     """
-    engine = load_engine(weights, backend)
-    meta = engine.meta
+    if detect and dedupe_against:
+        raise RtferError("--dedupe-against compares face crops; it does not apply to whole photos (--detect)")
+    members = [weights] if isinstance(weights, str | Path) else list(weights)
+    engines = [load_engine(member, backend) for member in members]
+    engine, meta = engines[0], engines[0].meta
+    for other, name in zip(engines[1:], members[1:], strict=True):
+        if (list(other.meta.labels), other.meta.input_size, model_spec(other.meta.model).alignment) != \
+                (list(meta.labels), meta.input_size, model_spec(meta.model).alignment):
+            raise RtferError(f"{name} differs from {members[0]} in classes, input size or face crop: "
+                             "an ensemble needs them equal")
     model_scheme = None
     if meta.scheme:  # a scheme rtfer names, or one of a trainer's own (e.g. four of the emotions)
         try:
@@ -82,7 +108,7 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
         data = read_image_folder(data_dir, scheme=ALL_EMOTIONS, size=meta.input_size, skip_unknown=True)
         data = prepare_for_model(data, alignment, meta.input_size)
     data, left_out = to_scheme(data, target)
-    probs = engine_probs(engine, data.images, tta=tta)
+    probs = np.mean([engine_probs(member, data.images, tta=tta) for member in engines], axis=0)
     if grouped:
         probs = to_groups(probs, model_labels)
     y_true, y_pred = data.labels, probs.argmax(1)
@@ -92,11 +118,18 @@ def evaluate_weights(weights: str, data_dir: str | Path, labels: int | None = No
         y_true = np.concatenate([y_true, [label for _, label in no_face_kept]])
         y_pred = np.concatenate([y_pred, np.full(len(no_face_kept), -1)])
     report = classification_report(y_true, y_pred, list(target.labels))
-    report.update(weights=str(weights), weights_file=resolve_weights(weights).name, model=meta.model, backend=backend,
-                  data=str(data_dir), left_out=left_out, skipped_files=data.skipped, tta=tta, detect=detect)
+    if dedupe_against:
+        copies = training_copies(data, data_dir, dedupe_against)
+        report["deduplicated"] = {"against": str(dedupe_against), "copies": int(copies.sum()),
+                                  **classification_report(y_true[~copies], y_pred[~copies], list(target.labels))}
+    report.update(weights="+".join(map(str, members)),
+                  weights_file="+".join(resolve_weights(member).name for member in members), model=meta.model,
+                  backend=backend, data=str(data_dir), left_out=left_out, skipped_files=data.skipped,
+                  tta=tta_mode(tta), detect=detect)
     if detect:
         report["no_face"] = {"count": len(no_face_kept), "files": [path for path, _ in no_face_kept]}
-    intensity = intensity_report(engine, data.images, data.labels, list(target.labels), data.groups)
+    intensity = (intensity_report(engine, data.images, data.labels, list(target.labels), data.groups)
+                 if len(engines) == 1 else None)
     if intensity is not None:
         report["intensity"] = intensity
     if out_dir is not None:

@@ -32,6 +32,7 @@ class ModelSpec:
 
 _SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("msfernet", "rtfer.models.msfernet", input_size=48),
+    ModelSpec("vggnet", "rtfer.models.vggnet", input_size=48),
     ModelSpec("vggs", "rtfer.models.vggs", input_size=128, alignment="landmarks68", augment="brightness-blur"),
 )}
 _BUILDERS: dict[str, Callable[..., Any]] = {}

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rtfer.runtime.views import test_views
 from rtfer.runtime.weights import WeightsMeta, normalise
 
 
@@ -16,16 +17,14 @@ def has_intensity(model: nn.Module) -> bool:
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, images: np.ndarray, mean: float, std: float, batch_size: int = 256,
-                   tta: bool = False, device: str | torch.device = "cpu") -> np.ndarray:
-    """Logits for uint8 faces; with ``tta`` the mean over the face and its mirror image."""
+                   tta: bool | str = False, device: str | torch.device = "cpu") -> np.ndarray:
+    """Logits for uint8 faces; with ``tta`` the mean over its test views (:mod:`rtfer.runtime.views`)."""
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(normalise(images[start:start + batch_size], mean, std)).to(device)
-        logits = model(batch)
-        if tta:
-            logits = (logits + model(torch.flip(batch, dims=[3]))) / 2
-        out.append(logits.float().cpu())
+        views = [torch.from_numpy(normalise(view, mean, std)).to(device)
+                 for view in test_views(images[start:start + batch_size], tta)]
+        out.append(torch.stack([model(view).float() for view in views]).mean(0).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
 
 

@@ -10,5 +10,8 @@ SUPCON_MODES = ("off", "joint", "two-stage")
 #: Numeric precision of training forward passes (see ``rtfer.train.trainer.use_bf16``).
 PRECISIONS = ("auto", "fp32", "bf16")
 
+#: Learning-rate schedules: warm-up + cosine decay, or warm-up + ReduceLROnPlateau on val accuracy.
+SCHEDULES = ("cosine", "plateau")
+
 #: Training augmentation policies (see ``rtfer.train.augment``).
 AUGMENT_POLICIES = ("fer", "brightness-blur")

@@ -69,16 +69,24 @@ class BrightnessBlur(nn.Module):
         return self.apply(faces, torch.randint(self.variants, (faces.shape[0],), device=faces.device))
 
 
-def face_augmentation(strength: float = 1.0, policy: str = "fer") -> nn.Module:
-    """The training policy; ``strength`` scales the ``fer`` ranges (0 disables augmentation)."""
+def face_augmentation(strength: float = 1.0, policy: str = "fer", crop: int = 0, size: int = 48) -> nn.Module:
+    """The training policy; ``strength`` scales the ``fer`` ranges (0 disables augmentation).
+
+    With ``crop`` every face first becomes a random square crop of ``crop`` to ``size`` pixels, resized
+    back to ``size``: the training side of the 10-crop test protocol (``--tta crops``), which still
+    shows the whole face at times so single-view inference stays in the training distribution.
+    """
     if policy not in AUGMENT_POLICIES:
         raise ValueError(f"unknown augmentation policy {policy!r}; choose from {', '.join(AUGMENT_POLICIES)}")
+    crops = ([K.RandomResizedCrop((size, size), scale=((crop / size) ** 2, 1.0), ratio=(1.0, 1.0), p=1.0)]
+             if crop else [])
     if strength <= 0:
-        return nn.Identity()
+        return nn.Sequential(*crops) if crops else nn.Identity()
     if policy == "brightness-blur":
-        return BrightnessBlur()
+        return nn.Sequential(*crops, BrightnessBlur())
     s = strength
     return nn.Sequential(
+        *crops,
         K.RandomAffine(degrees=10 * s, translate=(0.1 * s, 0.1 * s), scale=(1 - 0.1 * s, 1 + 0.1 * s),
                        padding_mode="reflection", p=1.0),
         K.RandomHorizontalFlip(p=0.5),

@@ -16,6 +16,11 @@ proportion lambda ~ U(0, 1), and the target intensity of each emotion is its sha
 (lambda for the face's emotion, 1 - lambda for the partner's); unblended faces get one-hot targets.
 The classifier is trained on the same soft targets.
 
+Schedules (``TrainConfig.schedule``): linear warm-up, then cosine decay (``cosine``) or ReduceLROnPlateau on
+validation accuracy (``plateau``, its state saved in the checkpoint so a resumed run continues exactly). With
+``teacher`` (targets written by :mod:`rtfer.train.distil`) the classification loss is blended with
+distillation from those stored ensemble probabilities.
+
 Everything a run produces lands in ``run_dir``: ``history.csv``, ``curves.png``, a resumable
 checkpoint every epoch, ``best.safetensors`` + ``best.json`` (selected on the validation set), and
 validation reports. Runs under ``torchrun`` use DistributedDataParallel; rank 0 writes the files.
@@ -24,10 +29,12 @@ validation reports. Runs under ``torchrun`` use DistributedDataParallel; rank 0 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import math
 import os
+import platform
 import shlex
 import sys
 import time
@@ -44,7 +51,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
-from rtfer.data.readers import FaceDataset
+from rtfer.data.readers import FaceDataset, default_cache_dir
 from rtfer.errors import RtferError
 from rtfer.evaluation.figures import plot_confusion, plot_error_gallery
 from rtfer.evaluation.metrics import classification_report
@@ -53,9 +60,10 @@ from rtfer.runtime.predict import has_intensity, predict_logits
 from rtfer.runtime.torch_weights import load_model, save_weights
 from rtfer.runtime.weights import WeightsMeta
 from rtfer.taxonomy import canonical
-from rtfer.train import AUGMENT_POLICIES, PRECISIONS, SUPCON_MODES
+from rtfer.train import AUGMENT_POLICIES, PRECISIONS, SCHEDULES, SUPCON_MODES
 from rtfer.train.augment import face_augmentation, to_float
 from rtfer.train.checkpoint import load_checkpoint, module_state, save_checkpoint, unflatten_optimizer
+from rtfer.train.distil import distillation_loss, load_teacher_targets
 from rtfer.train.losses import ProjectionHead, supcon_loss
 from rtfer.train.plots import plot_curves
 
@@ -81,13 +89,21 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float | None = None
     warmup_epochs: float = 1.0
+    schedule: str = "cosine"
     min_lr_ratio: float = 0.01
+    plateau_patience: int = 5
+    plateau_factor: float = 0.75
     label_smoothing: float = 0.1
     ema_decay: float = 0.0
     class_weighting: str = "none"
     augment: float = 1.0
     augment_policy: str = ""
+    crop: int = 0
+    clean: bool = False  # blank faces and conflicting copies dropped by the CLI (the default there)
     mixup: float = 0.0
+    teacher: str = ""
+    distil_weight: float = 0.5
+    distil_temperature: float = 2.0
     intensity_weight: float = 1.0
     select: str = "best"
     seed: int = 0
@@ -124,6 +140,16 @@ class TrainConfig:
             raise RtferError(f"--augment-policy must be one of {', '.join(AUGMENT_POLICIES)}")
         if not 0.0 <= self.mixup <= 1.0:
             raise RtferError("--mixup is a probability between 0 and 1")
+        if self.schedule not in SCHEDULES:
+            raise RtferError(f"--schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.schedule == "plateau" and self.supcon == "two-stage":
+            raise RtferError("--schedule plateau follows validation accuracy, which two-stage pre-training lacks")
+        if self.crop and not 0 < self.crop <= spec.input_size:
+            raise RtferError(f"--crop must be between 1 and the model's input size {spec.input_size}")
+        if self.teacher and self.mixup > 0:
+            raise RtferError("--teacher and --mixup cannot be combined (the teacher targets are per face)")
+        if not 0.0 <= self.distil_weight <= 1.0 or self.distil_temperature <= 0:
+            raise RtferError("--distil-weight is between 0 and 1 and --distil-temperature above 0")
         if self.precision not in PRECISIONS:
             raise RtferError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}")
 
@@ -186,16 +212,65 @@ def setup_distributed(device: torch.device) -> Distributed:
     return Distributed(dist.get_rank(), dist.get_world_size())
 
 
-def use_bf16(precision: str, device: torch.device) -> bool:
+def step_seconds(learner: nn.Module, batch: torch.Tensor, bf16: bool, steps: int = 2) -> float:
+    """Median seconds of one forward + backward pass on ``batch`` (after one untimed warm-up step).
+
+    Runs in eval mode so the probe leaves BatchNorm statistics as they were.
+    """
+    learner.eval()
+    times = []
+    for step in range(steps + 1):
+        start = time.perf_counter()
+        with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = learner(batch)[0]
+        logits.float().logsumexp(1).mean().backward()
+        if step:
+            times.append(time.perf_counter() - start)
+    learner.zero_grad(set_to_none=True)
+    return float(np.median(times))
+
+
+def cpu_description() -> str:
+    """The CPU's model name and flags (where Linux names them): what decides bf16's speed."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine()
+    fields = {key.strip(): value.strip() for key, _, value in
+              (line.partition(":") for line in info.splitlines()[:40])}
+    return f"{fields.get('model name', '')}|{fields.get('flags', '')}"
+
+
+def use_bf16(precision: str, device: torch.device, probe: Callable[[bool], float] | None = None,
+             cache_key: str = "") -> bool:
     """Whether to run forward passes in bfloat16 autocast (weights and optimizer stay float32).
 
-    ``auto`` picks it on CUDA and on CPUs with AMX tiles (Sapphire Rapids and later), where oneDNN's
-    bf16 convolutions train this network about twice as fast as float32; elsewhere bf16 would be
-    emulated and slower, so ``auto`` stays in float32.
+    ``auto`` picks bf16 on CUDA. On a CPU it depends on the instruction set (AMX or AVX-512 BF16 run bf16
+    convolutions natively, about 1.7-2x faster than float32; plain AVX2 emulates them, 4-15x slower), so
+    ``auto`` times a few training steps both ways with ``probe`` and keeps the faster. With ``cache_key``
+    (the machine and the model) the verdict is kept in the cache folder, so the probe runs once.
     """
-    if precision == "auto":
-        return device.type == "cuda" or (device.type == "cpu" and torch.cpu._is_amx_tile_supported())
-    return precision == "bf16"
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda" or probe is None:
+        return device.type == "cuda"
+    cache = default_cache_dir() / f"precision-{hashlib.sha1(cache_key.encode()).hexdigest()[:16]}.json"
+    try:
+        timing = json.loads(cache.read_text()) if cache_key else None
+    except (OSError, ValueError):
+        timing = None
+    if not isinstance(timing, dict) or not {"fp32", "bf16"} <= set(timing):
+        timing = {"fp32": probe(False), "bf16": probe(True)}
+        if cache_key:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_text(json.dumps({**timing, "key": cache_key}))
+            except OSError:
+                pass  # no cache: the probe runs again next time
+    faster = float(timing["bf16"]) < 0.9 * float(timing["fp32"])
+    log.info("precision probe: a training step takes %.0f ms in float32, %.0f ms in bf16; using %s",
+             float(timing["fp32"]) * 1000, float(timing["bf16"]) * 1000, "bf16" if faster else "float32")
+    return faster
 
 
 def pick_device(name: str) -> torch.device:
@@ -232,7 +307,12 @@ def class_weights(labels: np.ndarray, classes: int, mode: str) -> torch.Tensor |
 
 
 def lr_factor(config: TrainConfig, epoch_progress: float) -> float:
-    """Linear warm-up then cosine decay, restarted at the fine-tuning stage of two-stage runs."""
+    """Linear warm-up then cosine decay, restarted at the fine-tuning stage of two-stage runs.
+
+    With the plateau schedule only the warm-up is a factor; the plateau scheduler sets the rate itself.
+    """
+    if config.schedule == "plateau":
+        return min(1.0, (epoch_progress + 1e-3) / config.warmup_epochs) if config.warmup_epochs > 0 else 1.0
     start, end = (0.0, float(config.pretrain_epochs or config.epochs))
     if config.pretrain_epochs and epoch_progress >= config.pretrain_epochs:
         start, end = float(config.pretrain_epochs), float(config.epochs)
@@ -283,7 +363,6 @@ class Trainer:
         self.show_progress = show_progress
         self.device = pick_device(config.device)
         self.dist = setup_distributed(self.device)
-        self.bf16 = use_bf16(config.precision, self.device)
 
         torch.manual_seed(config.seed + self.dist.rank)
         spec = model_spec(config.model)
@@ -310,6 +389,12 @@ class Trainer:
                                              weight_decay=config.weight_decay)
         else:
             self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        # mode max on validation accuracy; its state (best, bad epochs, rate) travels in the checkpoint
+        self.plateau = (torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="max", factor=config.plateau_factor, patience=config.plateau_patience)
+            if config.schedule == "plateau" else None)
+        if self.plateau is not None and val is None:
+            raise RtferError("--schedule plateau needs validation data (--val)")
         self.model = (nn.parallel.DistributedDataParallel(
             self.learner, find_unused_parameters=config.supcon == "two-stage") if dist.is_initialized()
             else self.learner)
@@ -321,7 +406,14 @@ class Trainer:
         self.weights = class_weights(train.labels, len(self.labels), config.class_weighting)
         if self.weights is not None:
             self.weights = self.weights.to(self.device)
-        self.augment = face_augmentation(config.augment, config.augment_policy).to(self.device)
+        self.augment = face_augmentation(config.augment, config.augment_policy, crop=config.crop,
+                                         size=spec.input_size).to(self.device)
+        self.teacher = load_teacher_targets(config.teacher, train) if config.teacher else None
+        probe_batch = ((to_float(self.images[:16]) - self.mean) / self.std).to(self.device)
+        machine = f"{cpu_description()}|{os.cpu_count()}|{torch.__version__}"
+        self.bf16 = use_bf16(config.precision, self.device,
+                             lambda bf16: step_seconds(self.learner, probe_batch, bf16),
+                             cache_key=f"{machine}|{config.model}|{json.dumps(self.model_config, sort_keys=True)}")
         self.partners = mixup_partners(len(train), train.groups)
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
@@ -347,6 +439,8 @@ class Trainer:
         except (RuntimeError, ValueError, KeyError) as exc:
             raise RtferError(f"the checkpoint in {self.run_dir} does not fit this model or data: "
                              f"{str(exc)[:200]}") from None
+        if self.plateau is not None:
+            self.plateau.load_state_dict(state["plateau"])
         torch.set_rng_state(tensors["rng.torch"])
         self.start_epoch = state["epoch"]
         self.history = state["history"]
@@ -384,6 +478,11 @@ class Trainer:
                 report, val_loss, _ = self.evaluate(self.val_data)
                 row.update(val_loss=val_loss, val_acc=report["accuracy"], val_macro_f1=report["macro_f1"])
             row["seconds"] = round(time.time() - t0, 1)
+            if self.plateau is not None and stage == "ce" and epoch + 1 >= self.config.warmup_epochs:
+                if epoch < self.config.warmup_epochs:  # warm-up ended in this epoch: from the full rate on
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = self.config.lr
+                self.plateau.step(row["val_acc"])
             self.history.append(row)
             self._select(row, stage, epoch)
             if self.dist.main:
@@ -410,9 +509,11 @@ class Trainer:
                    mininterval=1.0 if sys.stderr.isatty() else 60.0)
         lr = config.lr
         for step in bar:
-            lr = config.lr * lr_factor(config, epoch + step / steps)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            if self.plateau is None or epoch + step / steps < config.warmup_epochs:
+                lr = config.lr * lr_factor(config, epoch + step / steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+            lr = self.optimizer.param_groups[0]["lr"]
             index = order[step * config.batch_size:(step + 1) * config.batch_size]
             faces = to_float(self.images[index]).to(self.device, non_blocking=True)
             targets = self.targets[index].to(self.device)
@@ -428,6 +529,10 @@ class Trainer:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 logits, intensity, embedding = self.model(batch)
             ce = self._classification_loss(logits.float(), soft.repeat(len(views), 1))
+            if self.teacher is not None:
+                ce = (1 - config.distil_weight) * ce + config.distil_weight * distillation_loss(
+                    logits.float(), self.teacher[index].to(self.device).repeat(len(views), 1),
+                    config.distil_temperature)
             if embedding is not None and two_views:
                 pairs = embedding.float().view(len(views), len(index), -1).transpose(0, 1)
                 contrastive = supcon_loss(pairs, targets, config.temperature)
@@ -503,6 +608,7 @@ class Trainer:
             "epoch": len(self.history), "config": asdict(self.config), "history": self.history,
             "best": self.best, "mean": self.mean, "std": self.std, "labels": self.labels,
             "data": self.data_description,
+            **({"plateau": self.plateau.state_dict()} if self.plateau is not None else {}),
         })
 
     def _finish(self, seconds: float) -> dict[str, Any]:
