@@ -70,8 +70,8 @@ def _add_training_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
-                        help="forward passes in bfloat16 autocast or float32; auto: bf16 on CUDA and on CPUs "
-                             "with AMX (about 2x faster there), else fp32")
+                        help="forward passes in bfloat16 autocast or float32; auto: bf16 on CUDA, and on a CPU "
+                             "whichever a timed probe finds faster (bf16 with AMX or AVX-512 BF16, fp32 on AVX2)")
     parser.add_argument("--out", required=True, type=Path, metavar="RUN_DIR")
 
 
