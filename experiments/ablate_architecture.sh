@@ -10,4 +10,6 @@ common=(--data "$shared/datasets/fer2013/train" --val "$shared/datasets/fer2013/
         --epochs 6 --supcon off)
 rtfer train "${common[@]}" --no-cbam --out "$out/no-cbam"
 rtfer train "${common[@]}" --single-scale --out "$out/single-scale"
+# issue 15's second architecture at the same budget (--no-clean: the data as the runs above had them)
+rtfer train "${common[@]}" --model vggnet --no-clean --out "$out/vggnet"
 python experiments/collect.py "$out"/*/summary.json

@@ -2,8 +2,8 @@
 # Issue 15 as it ran on a 2-core CPU without a GPU (about 7 min per FER2013 epoch here): the new recipe as
 # short warm restarts of the shipped model instead of 250-epoch members (experiments/ensemble_distil.sh is
 # the full plan), a three-member ensemble, its teacher targets and one distilled student. Then every figure
-# of docs/results.md's issue-15 section is measured, whole and deduplicated. (The second architecture,
-# vggnet, did not fit in the session: it is a member of the full plan.)
+# of docs/results.md's issue-15 section is measured, whole and deduplicated. (The second architecture at the
+# ablations' short budget: experiments/ablate_architecture.sh, its summary copied below.)
 #   sgd      the seed model (msfernet-fer2013-7 as shipped before issue 15), 4 more epochs with the new
 #            recipe: SGD Nesterov lr 0.01, weight decay 1e-4, plateau schedule, random 40-48 px crops, EMA
 #   gentle   the same at lr 0.002 (plateau patience 1)
@@ -46,5 +46,7 @@ score student "$runs/fer2013-7-student/best.safetensors"
 score ensemble "${members[@]}"
 for run in fer2013-7-sgd fer2013-7-gentle fer2013-7-student; do cp "$runs/$run/history.csv" "$out/$run-history.csv"; done
 cp "$runs/teacher.json" "$out/teacher.json"
+[ ! -f runs/ablation-architecture/vggnet/summary.json ] ||
+  cp runs/ablation-architecture/vggnet/summary.json "$out/vggnet-ablation-summary.json"
 cp "$runs/fer2013-7-gentle/best.json" "$out/gentle-meta.json"
 python experiments/results_table.py > docs/results.md

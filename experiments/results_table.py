@@ -259,6 +259,13 @@ def accuracy_section() -> None:
               f"{cost['onnx_ms_per_face_batch64']} ms per face single, {cost['onnx_ms_per_face_batch64_tta_flip']} "
               f"ms with the mirror, {cost['onnx_ms_per_face_batch64_tta_crops']} ms with ten crops. The app and "
               "`rtfer analyze` use the single view (the 8-bit graph); crops are for offline scoring.")
+    vggnet, msfernet = load("accuracy/vggnet-ablation-summary.json"), load("ablation-supcon/off/summary.json")
+    if vggnet and msfernet:
+        print(f"\nSecond architecture (`--model vggnet`, 1.83M parameters, 0.367 GFLOPs) at the ablations' fixed "
+              f"budget (8,000 faces, 6 epochs, seed 0, default recipe, `--no-clean`): val "
+              f"{pct(vggnet['val']['accuracy'])} (macro-F1 {pct(vggnet['val']['macro_f1'])}) against MSFERNet's "
+              f"{pct(msfernet['val']['accuracy'])} ({pct(msfernet['val']['macro_f1'])}) under the same protocol "
+              "(`bash experiments/ablate_architecture.sh`).")
     teacher = load("accuracy/teacher.json")
     if teacher:
         print(f"\nTeacher targets: the ensemble's mean probabilities over each training face and its mirror, "
